@@ -1,0 +1,43 @@
+# Helpers shared by the rules: targets, input functions, canonical params.
+from karman.config import check_config
+from karman.workflow import canonical, code_digest
+
+
+check_config(config)
+
+REYNOLDS = sorted(config["reynolds"])
+MODELS = config["models"]
+BASELINE_MODELS = sorted(name for name, spec in MODELS.items() if spec["type"] == "ridge")
+NETWORK_MODELS = sorted(name for name, spec in MODELS.items() if spec["type"] != "ridge")
+
+
+def name_pattern(names):
+    """A wildcard constraint that matches exactly these names (or nothing)."""
+    return "|".join(names) if names else "(?!)"
+
+
+def flow_stores(wildcards=None):
+    return expand("results/flow/re{re}.zarr", re=REYNOLDS)
+
+
+def reynolds_number(wildcards):
+    return int(wildcards.re)
+
+
+def model_spec(wildcards):
+    return canonical(MODELS[wildcards.model])
+
+
+def model_files(name):
+    """The outputs of one trained model."""
+    files = ["metrics.json", "predictions.csv"]
+    files += ["model.npz"] if name in BASELINE_MODELS else ["model.keras", "history.csv"]
+    return [f"results/models/{name}/{file}" for file in files]
+
+
+def all_model_files(wildcards=None):
+    return [path for name in sorted(MODELS) for path in model_files(name)]
+
+
+def model_dirs(wildcards=None):
+    return canonical({name: f"results/models/{name}" for name in sorted(MODELS)})

@@ -1,0 +1,21 @@
+rule simulate_flow:
+    output:
+        directory("results/flow/re{re}.zarr"),
+    log:
+        "logs/simulate_flow/re{re}.log",
+    benchmark:
+        "benchmarks/simulate_flow/re{re}.tsv"
+    params:
+        reynolds=reynolds_number,
+        flow=canonical(config["flow"]),
+        code=code_digest("karman.flow"),
+    wildcard_constraints:
+        re=r"\d+",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../envs/karman.yaml"
+    script:
+        "../scripts/simulate_flow.py"

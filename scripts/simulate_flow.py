@@ -1,0 +1,7 @@
+import json
+
+from karman.flow import write_flow
+from karman.workflow import setup_logging
+
+setup_logging(snakemake.log[0])
+write_flow(snakemake.output[0], reynolds=snakemake.params.reynolds, flow=json.loads(snakemake.params.flow))

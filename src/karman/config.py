@@ -1,0 +1,35 @@
+"""Checks of the configuration that a JSON Schema cannot express.
+
+The schema (schemas/config.schema.yaml) checks types, ranges and allowed values; these
+checks relate keys to each other. Both run when the workflow is parsed, before any job.
+"""
+
+from __future__ import annotations
+
+from karman.split import check_fractions
+
+
+class ConfigError(ValueError):
+    """A configuration value that is not allowed; the message names the key."""
+
+
+def check_config(config: dict) -> None:
+    try:
+        check_fractions(config["split"]["fractions"])
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    flow = config["flow"]
+    limits = {"x": (-flow["cylinder_x"], flow["domain_length"] - flow["cylinder_x"]), "y": (-flow["domain_height"] / 2, flow["domain_height"] / 2)}
+    for axis, (low, high) in config["fields"]["crop"].items():
+        if not low < high:
+            raise ConfigError(f"fields.crop.{axis} must be [low, high] with low < high, got {[low, high]}")
+        if high <= limits[axis][0] or low >= limits[axis][1]:
+            raise ConfigError(
+                f"fields.crop.{axis} {[low, high]} lies outside the simulated domain "
+                f"({limits[axis][0]:g} to {limits[axis][1]:g} diameters from the cylinder centre)"
+            )
+    if flow["domain_height"] < 3 or flow["domain_length"] < flow["cylinder_x"] + 3:
+        raise ConfigError(
+            f"flow: the channel ({flow['domain_length']} x {flow['domain_height']} D) needs a height of at least 3 D "
+            f"and at least 3 D behind the cylinder (cylinder_x = {flow['cylinder_x']} D)"
+        )

@@ -1,0 +1,72 @@
+"""The configuration is validated, with defaults filled in, before any job runs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from karman.config import ConfigError, check_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPO / "schemas/config.schema.yaml")
+
+
+def validated(config: dict) -> dict:
+    validate(config, SCHEMA)
+    return config
+
+
+def test_default_config_is_valid_and_complete():
+    config = validated(yaml.safe_load((REPO / "config.yaml").read_text()))
+    assert config["reynolds"] == [300, 600, 900, 1200]
+    check_config(config)
+
+
+def test_schema_fills_defaults_down_to_each_model():
+    config = validated({"reynolds": [100, 200], "models": {"big": {"type": "mlp"}, "base": {"type": "ridge"}}})
+    assert config["flow"]["diameter_cells"] == 12.8
+    assert config["fields"]["crop"]["x"] == [-0.5, 4.5]
+    assert config["split"]["fractions"] == {"train": 0.7, "val": 0.1, "test": 0.2}
+    assert config["models"]["big"]["hidden_units"] == [100, 100]
+    assert config["models"]["big"]["learning_rate"] == 0.001
+    assert config["models"]["base"]["alphas"] == [0.1, 1.0, 10.0]
+    assert "hidden_units" not in config["models"]["base"]
+
+
+@pytest.mark.parametrize("config, key", [
+    ({"reynolds": [300]}, "reynolds"),
+    ({"reynolds": [300, "fast"]}, "reynolds"),
+    ({"flow": {"inflow_velocity": 0.5}}, "inflow_velocity"),
+    ({"flow": {"grid": 3}}, "grid"),
+    ({"split": {"strategy": "kfold"}}, "strategy"),
+    ({"models": {"mlp": {"type": "mlp", "filters": [3]}}}, "filters"),
+    ({"models": {"m": {"type": "transformer"}}}, "transformer"),
+])
+def test_bad_values_are_rejected_naming_the_key(config, key):
+    with pytest.raises(Exception, match=key):
+        validated(config)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"split": {"fractions": {"train": 0.8, "val": 0.2, "test": 0.2}}}, r"split\.fractions must add up to 1"),
+    ({"fields": {"crop": {"x": [4, 1], "y": [-1, 1]}}}, r"fields\.crop\.x must be \[low, high\]"),
+    ({"fields": {"crop": {"x": [30, 40], "y": [-1, 1]}}}, r"fields\.crop\.x .* outside the simulated domain"),
+])
+def test_inconsistent_values_are_rejected_naming_the_key(change, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(validated(change))
+
+
+def test_snakemake_stops_before_any_job_and_names_the_key(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"reynolds": [300, 600], "flow": {"inflow_velocity": 0.9}}))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "inflow_velocity" in output and "0.2" in output, output  # the key and the allowed maximum
+    assert not (tmp_path / "results").exists()
