@@ -12,7 +12,7 @@ rule compute_vorticity:
         code=code_digest("karman.fields"),
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
         runtime=30,
     conda:
         "../envs/karman.yaml"

@@ -11,5 +11,6 @@ write_vorticity(
     crop=fields["crop"],
     downsample=fields["downsample"],
     sample_chunk=fields["sample_chunk"],
+    operator=fields["operator"],
     threads=snakemake.threads,
 )

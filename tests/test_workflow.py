@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from karman.check import violations
 from karman.stores import open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,6 +60,7 @@ def test_flow_stores(tiny_run):
         assert flow.sizes["time"] == 12
         assert flow.attrs["reynolds"] == reynolds and flow.attrs["source"] == "simulate"
         assert flow.attrs["solver_parameters"]["diameter_cells"] == 6
+        assert violations(tiny_run / f"results/flow/re{reynolds}.zarr", "flow", deep=True) == []
 
 
 @pytest.mark.workflow
@@ -71,6 +73,7 @@ def test_vorticity_store(tiny_run):
     assert sorted(set(fields.reynolds.values)) == [150.0, 300.0]
     assert float(fields.x.min()) >= -0.5 and float(fields.x.max()) <= 4.5
     assert np.isfinite(vorticity.values).any()
+    assert violations(tiny_run / "results/fields/vorticity.zarr", "vorticity", deep=True) == []
 
 
 @pytest.mark.workflow

@@ -1,11 +1,14 @@
 """The `fields` stage: vorticity of the flow stores, cropped to the wake, downsampled.
 
 Everything is lazy (xarray + Dask) and chunked along time/sample, so memory is bounded
-by the chunk size, not by the size of the dataset.
+by the chunk size, not by the size of the dataset. The Dask scheduler is the threaded
+one with as many threads as the rule was given, or a `dask.distributed` cluster when
+Dask's `scheduler-address` is configured (e.g. `DASK_SCHEDULER_ADDRESS=tcp://host:8786`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -15,19 +18,35 @@ import numpy as np
 import xarray as xr
 
 from karman import __version__
-from karman.stores import open_store, write_store
+from karman.check import check_store, unreadable_chunks
+from karman.stores import StoreError, open_store, write_store
 
 log = logging.getLogger(__name__)
 
+OPERATORS = {
+    "central": "second-order central differences (second-order one-sided at the edges) in physical units, U/D",
+    "forward": "the course notebooks' forward differences in grid-index units (no spacing), last row and column dropped",
+}
 
-def vorticity(u: xr.DataArray, v: xr.DataArray) -> xr.DataArray:
-    """ω = ∂v/∂x − ∂u/∂y by second-order central differences in physical units.
 
-    Edges use second-order one-sided differences; NaN (masked) cells propagate to
-    their neighbours. Lazy when `u` and `v` are Dask-backed.
+def vorticity(u: xr.DataArray, v: xr.DataArray, operator: str = "central") -> xr.DataArray:
+    """ω = ∂v/∂x − ∂u/∂y of velocity fields with `x`, `y` dimensions; lazy on Dask arrays.
+
+    `central` differentiates in the physical units of the coordinates. `forward`
+    reproduces the course notebooks (differences between neighbouring cells, no
+    spacing), for parity with their numbers. NaN (masked) cells spread to the cells
+    whose stencil touches them.
     """
-    omega = v.differentiate("x", edge_order=2) - u.differentiate("y", edge_order=2)
-    return omega.astype(np.float32).rename("vorticity").assign_attrs(long_name="vorticity", units="U/D")
+    if operator == "central":
+        omega = v.differentiate("x", edge_order=2) - u.differentiate("y", edge_order=2)
+    elif operator == "forward":
+        dv_dx = v.diff("x", label="lower").isel(y=slice(None, -1))
+        du_dy = u.diff("y", label="lower").isel(x=slice(None, -1))
+        omega = dv_dx - du_dy
+    else:
+        raise ValueError(f"fields.operator {operator!r} is not known; allowed: {', '.join(OPERATORS)}")
+    units = "U/D" if operator == "central" else "U per cell"
+    return omega.astype(np.float32).rename("vorticity").assign_attrs(long_name="vorticity", units=units)
 
 
 def crop_and_downsample(field: xr.DataArray, crop: dict, downsample: dict) -> xr.DataArray:
@@ -47,9 +66,15 @@ def crop_and_downsample(field: xr.DataArray, crop: dict, downsample: dict) -> xr
     return window.coarsen(x=factor, y=factor, boundary="trim").mean().astype(np.float32)
 
 
-def vorticity_samples(flow: xr.Dataset, crop: dict, downsample: dict) -> xr.DataArray:
-    """Vorticity snapshots of one flow store as (sample, y, x) with reynolds/time coords."""
-    omega = crop_and_downsample(vorticity(flow["u"], flow["v"]), crop, downsample)
+def vorticity_samples(flow: xr.Dataset, crop: dict, downsample: dict, operator: str = "central") -> xr.DataArray:
+    """Vorticity snapshots of one flow store as (sample, y, x) with reynolds/time coords.
+
+    Cells inside the cylinder are NaN.
+    """
+    omega = vorticity(flow["u"], flow["v"], operator)
+    if "cylinder" in flow:
+        omega = omega.where(~flow["cylinder"].sel(x=omega.x, y=omega.y))
+    omega = crop_and_downsample(omega, crop, downsample)
     times = flow["time"].values
     omega = omega.drop_vars("time").rename({"time": "sample"})
     return omega.assign_coords(
@@ -58,26 +83,57 @@ def vorticity_samples(flow: xr.Dataset, crop: dict, downsample: dict) -> xr.Data
     )
 
 
-def build_vorticity_dataset(flow_paths: Sequence[str | os.PathLike], crop: dict, downsample: dict, sample_chunk: int) -> xr.Dataset:
-    """Lazily assemble the vorticity dataset from the flow stores, one sample axis for all Re."""
+def build_vorticity_dataset(flow_paths: Sequence[str | os.PathLike], crop: dict, downsample: dict, sample_chunk: int,
+                            operator: str = "central") -> xr.Dataset:
+    """Lazily assemble the vorticity dataset from the flow stores, one sample axis for all Re.
+
+    Each flow store is checked against the flow contract first.
+    """
+    for path in flow_paths:
+        check_store(path, "flow")
     flows = [open_store(path) for path in flow_paths]
-    samples = xr.concat([vorticity_samples(flow, crop, downsample) for flow in flows], dim="sample")
+    samples = xr.concat([vorticity_samples(flow, crop, downsample, operator) for flow in flows], dim="sample")
     samples = samples.assign_coords(sample=np.arange(samples.sizes["sample"]))
     samples = samples.chunk({"sample": sample_chunk, "y": -1, "x": -1})
     return samples.to_dataset().assign_attrs(
-        operator="central differences (second order), physical units",
-        crop=str(crop),
-        downsample=str(downsample),
+        operator=f"{operator}: {OPERATORS[operator]}",
+        crop=dict(crop),
+        downsample=dict(downsample),
         sources=[os.fspath(path) for path in flow_paths],
         karman_version=__version__,
     )
 
 
-def write_vorticity(flow_paths: Sequence[str | os.PathLike], output: str | os.PathLike, *, crop: dict, downsample: dict, sample_chunk: int, threads: int = 1) -> None:
+@contextlib.contextmanager
+def dask_scheduler(threads: int):
+    """The distributed cluster at Dask's `scheduler-address` if one is configured,
+    otherwise the threaded scheduler with `threads` workers."""
+    address = dask.config.get("scheduler-address", None)
+    if address:
+        from distributed import Client
+
+        log.info("computing on the dask.distributed cluster at %s", address)
+        with Client(address) as client:
+            yield client
+    else:
+        log.info("computing with the threaded Dask scheduler, %d threads", threads)
+        with dask.config.set(scheduler="threads", num_workers=threads):
+            yield None
+
+
+def write_vorticity(flow_paths: Sequence[str | os.PathLike], output: str | os.PathLike, *, crop: dict, downsample: dict,
+                    sample_chunk: int, operator: str = "central", threads: int = 1) -> None:
     """The `fields` stage: compute vorticity from the flow stores and write the Zarr store."""
-    dataset = build_vorticity_dataset(flow_paths, crop, downsample, sample_chunk)
-    log.info("vorticity: %d samples of %d x %d cells from %d flow stores, chunks of %d samples, %d threads",
-             dataset.sizes["sample"], dataset.sizes["y"], dataset.sizes["x"], len(flow_paths), sample_chunk, threads)
-    with dask.config.set(scheduler="threads", num_workers=threads):
-        write_store(dataset, output, chunks={"sample": sample_chunk})
+    dataset = build_vorticity_dataset(flow_paths, crop, downsample, sample_chunk, operator)
+    log.info("vorticity (%s): %d samples of %d x %d cells from %d flow stores, chunks of %d samples",
+             operator, dataset.sizes["sample"], dataset.sizes["y"], dataset.sizes["x"], len(flow_paths), sample_chunk)
+    try:
+        with dask_scheduler(threads):
+            write_store(dataset, output, chunks={"sample": sample_chunk}, check=lambda path, name: check_store(path, "vorticity", name))
+    except Exception as error:
+        # Name the damaged input chunk, if that is what failed, instead of a bare decoder error.
+        damaged = [f"{path}: {problem}" for path in flow_paths for problem in unreadable_chunks(path)]
+        if damaged:
+            raise StoreError("cannot compute vorticity, the flow stores are damaged:\n  - " + "\n  - ".join(damaged)) from error
+        raise
     log.info("wrote %s", output)

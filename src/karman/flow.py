@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from karman import __version__
+from karman.check import check_store
 from karman.stores import write_store
 
 log = logging.getLogger(__name__)
@@ -299,5 +300,5 @@ def write_flow(output: str | os.PathLike, *, reynolds: float, flow: dict) -> Non
     """The `flow` stage for `source: simulate`: run the solver, write the store."""
     settings = {key: value for key, value in flow.items() if key != "source"}
     dataset = simulate(FlowParameters(reynolds=reynolds, **settings))
-    write_store(dataset, output, chunks={"time": 32})
+    write_store(dataset, output, chunks={"time": 32}, check=lambda path, name: check_store(path, "flow", name))
     log.info("wrote %s (St = %.3f)", output, dataset.attrs["strouhal"])

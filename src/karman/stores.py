@@ -1,17 +1,23 @@
-"""Reading and writing the workflow's Zarr stores: compressed, whole or not at all."""
+"""Reading and writing the workflow's Zarr stores: compressed, checked, whole or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import xarray as xr
 import zarr
 
 COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),)
+
+
+class StoreError(ValueError):
+    """A store that cannot be read or breaks its contract; the message names the store."""
 
 
 def compressed_encoding(dataset: xr.Dataset, chunks: dict[str, int] | None = None) -> dict:
@@ -25,17 +31,35 @@ def compressed_encoding(dataset: xr.Dataset, chunks: dict[str, int] | None = Non
     return encoding
 
 
-def write_store(dataset: xr.Dataset, path: str | os.PathLike, chunks: dict[str, int] | None = None) -> None:
+@contextlib.contextmanager
+def quiet_zarr_warnings():
+    """Silence two known, harmless Zarr warnings.
+
+    - Snakemake drops a `.snakemake_timestamp` file into directory() outputs;
+    - consolidated metadata is not (yet) part of the Zarr v3 specification, but zarr-python
+      and xarray read it, and it saves one request per variable on opening.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        yield
+
+
+def write_store(dataset: xr.Dataset, path: str | os.PathLike, chunks: dict[str, int] | None = None,
+                check: Callable[[Path, str], None] | None = None) -> None:
     """Write `dataset` to a Zarr store at `path` so that it appears whole or not at all.
 
-    The store is written next to its destination under a temporary name and renamed
-    into place only once every chunk is on disk.
+    The store is written next to its destination under a temporary name, checked with
+    `check(partial_path, name_for_messages)` if given, and renamed into place only then.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
-        dataset.to_zarr(partial, mode="w", zarr_format=3, consolidated=False, encoding=compressed_encoding(dataset, chunks))
+        with quiet_zarr_warnings():
+            dataset.to_zarr(partial, mode="w", zarr_format=3, consolidated=True, encoding=compressed_encoding(dataset, chunks))
+        if check is not None:
+            check(partial, os.fspath(path))
         if path.exists():
             shutil.rmtree(path)
         os.replace(partial, path)
@@ -45,10 +69,19 @@ def write_store(dataset: xr.Dataset, path: str | os.PathLike, chunks: dict[str, 
 
 
 def open_store(path: str | os.PathLike) -> xr.Dataset:
-    """Open a store lazily (Dask-backed data variables, coordinates in memory)."""
-    with warnings.catch_warnings():
-        # Snakemake drops a `.snakemake_timestamp` file into directory() outputs.
-        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
-        dataset = xr.open_zarr(path, consolidated=False, zarr_format=3)
-    # Coordinates such as reynolds(sample) are small: load them so they can index.
-    return dataset.assign_coords({name: coord.load() for name, coord in dataset.coords.items()})
+    """Open a store lazily (Dask-backed data variables, coordinates in memory).
+
+    A store that does not exist or whose metadata cannot be read raises StoreError
+    naming the store, not an error from deep inside Zarr.
+    """
+    if not Path(path).is_dir():
+        raise StoreError(f"{os.fspath(path)}: no Zarr store there")
+    try:
+        with quiet_zarr_warnings():
+            dataset = xr.open_zarr(path, zarr_format=3)
+        # Coordinates such as reynolds(sample) are small: load them so they can index.
+        return dataset.assign_coords({name: coord.load() for name, coord in dataset.coords.items()})
+    except StoreError:
+        raise
+    except Exception as error:  # zarr/xarray raise many kinds: JSON, KeyError, ValueError…
+        raise StoreError(f"{os.fspath(path)}: cannot read the store ({type(error).__name__}: {error})") from error

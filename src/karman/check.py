@@ -1,0 +1,165 @@
+"""The data contract of karman's stores, and a validator that reports every violation.
+
+    karman check PATH [PATH ...] [--kind flow|vorticity]
+    python -m karman.check PATH ...
+
+The contracts are documented in docs/data-format.md. The workflow checks every store it
+writes (before the store appears) and every flow store it reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from karman.stores import StoreError, open_store, quiet_zarr_warnings
+
+
+@dataclass(frozen=True)
+class Contract:
+    kind: str
+    variables: dict[str, tuple[tuple[str, ...], str]]  # name -> (dims, dtype)
+    coords: dict[str, tuple[str, ...]]  # name -> dims
+    increasing: tuple[str, ...]  # coordinates that must be strictly increasing
+    attrs: tuple[str, ...]
+    optional_variables: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+
+
+CONTRACTS = {
+    "flow": Contract(
+        kind="flow",
+        variables={"u": (("time", "y", "x"), "float32"), "v": (("time", "y", "x"), "float32")},
+        optional_variables={"cylinder": (("y", "x"), "bool")},
+        coords={"time": ("time",), "y": ("y",), "x": ("x",)},
+        increasing=("time", "y", "x"),
+        attrs=("reynolds", "source", "solver", "karman_version"),
+    ),
+    "vorticity": Contract(
+        kind="vorticity",
+        variables={"vorticity": (("sample", "y", "x"), "float32")},
+        coords={"sample": ("sample",), "reynolds": ("sample",), "time": ("sample",), "y": ("y",), "x": ("x",)},
+        increasing=("sample", "y", "x"),
+        attrs=("operator", "crop", "downsample", "sources", "karman_version"),
+    ),
+}
+
+
+def guess_kind(path: str | os.PathLike) -> str:
+    names = set(open_store(path).variables)
+    return "vorticity" if "vorticity" in names else "flow"
+
+
+def chunk_problems(path: str | os.PathLike, names: list[str]) -> list[str]:
+    """Variables whose own metadata is unreadable or some of whose chunks are absent.
+
+    Zarr would silently read fill values for absent chunks. The per-array metadata is
+    read directly, not from the consolidated copy, so a damaged array is found too.
+    """
+    problems = []
+    with quiet_zarr_warnings():
+        group = zarr.open_group(path, mode="r", use_consolidated=False)
+        for name in names:
+            try:
+                array = group[name]
+            except KeyError:
+                problems.append(f"{name}: listed in the consolidated metadata, but its array is missing from the store")
+                continue
+            except Exception as error:
+                problems.append(f"{name}: cannot read its metadata ({type(error).__name__}: {error})")
+                continue
+            if array.nchunks_initialized < array.nchunks:
+                problems.append(f"{name}: {array.nchunks - array.nchunks_initialized} of {array.nchunks} chunks missing")
+    return problems
+
+
+def unreadable_chunks(path: str | os.PathLike) -> list[str]:
+    """Chunks of the store's data variables that cannot be read or decoded.
+
+    Reads every chunk once, so it costs a full pass over the data: `karman check --deep`
+    and the diagnosis of a failed computation use it, the routine check does not.
+    """
+    problems = []
+    with quiet_zarr_warnings():
+        group = zarr.open_group(path, mode="r", use_consolidated=False)
+        for name, array in group.arrays():
+            if array.ndim < 2:  # coordinates: small, and read on opening anyway
+                continue
+            for block in itertools.product(*(range(n) for n in array.cdata_shape)):
+                try:
+                    array.get_block_selection(block)
+                except Exception as error:
+                    problems.append(f"{name}: chunk {'.'.join(map(str, block))} cannot be decoded ({type(error).__name__}: {error})")
+    return problems
+
+
+def violations(path: str | os.PathLike, kind: str | None = None, deep: bool = False) -> list[str]:
+    """Every way in which the store at `path` breaks its contract (empty if none)."""
+    try:
+        dataset = open_store(path)
+    except StoreError as error:
+        return [str(error)]
+    contract = CONTRACTS[kind or guess_kind(path)]
+    found = []
+    expected = {**contract.variables, **{n: s for n, s in contract.optional_variables.items() if n in dataset}}
+    for name, (dims, dtype) in expected.items():
+        if name not in dataset.data_vars:
+            found.append(f"missing variable {name!r} {dims}")
+            continue
+        variable = dataset[name]
+        if variable.dims != dims:
+            found.append(f"variable {name!r} has dims {variable.dims}, expected {dims}")
+        if variable.dtype != np.dtype(dtype):
+            found.append(f"variable {name!r} has dtype {variable.dtype}, expected {dtype}")
+    for name, dims in contract.coords.items():
+        if name not in dataset.coords:
+            found.append(f"missing coordinate {name!r} {dims}")
+        elif dataset[name].dims != dims:
+            found.append(f"coordinate {name!r} has dims {dataset[name].dims}, expected {dims}")
+    for name in contract.increasing:
+        if name in dataset.coords and dataset[name].ndim == 1 and not np.all(np.diff(dataset[name].values) > 0):
+            found.append(f"coordinate {name!r} is not strictly increasing")
+    for name in contract.attrs:
+        if name not in dataset.attrs:
+            found.append(f"missing attribute {name!r}")
+    found += chunk_problems(path, [name for name in expected if name in dataset.data_vars])
+    if deep and not found:
+        found += unreadable_chunks(path)
+    return found
+
+
+def check_store(path: str | os.PathLike, kind: str, name: str | None = None) -> None:
+    """Raise StoreError listing every violation of the `kind` contract by the store."""
+    problems = violations(path, kind)
+    if problems:
+        label = name or os.fspath(path)
+        raise StoreError(f"{label} breaks the {kind} store contract:\n  - " + "\n  - ".join(problems))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="karman check", description="Check Zarr stores against karman's data contract.")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument("--kind", choices=sorted(CONTRACTS), help="contract to check (default: guessed from the variables)")
+    parser.add_argument("--deep", action="store_true", help="also read and decode every chunk (a full pass over the data)")
+    args = parser.parse_args(argv)
+    failed = 0
+    for path in args.paths:
+        problems = violations(path, args.kind, deep=args.deep)
+        if problems:
+            failed += 1
+            print(f"{path}: {len(problems)} problem(s)")
+            for problem in problems:
+                print(f"  - {problem}")
+        else:
+            print(f"{path}: ok")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
