@@ -125,7 +125,82 @@ def bench_flow_mlups(scratch: Path, repeats: int) -> None:
     print(f"flow-numpy: {steps * p.nx * p.ny / seconds / 1e6:.1f}x MLUPS over 1 MLUPS (numpy solver, {p.nx}x{p.ny} grid, 1 thread)")
 
 
-BENCHMARKS = {"fields-memory": bench_fields_memory, "fields-throughput": bench_fields_throughput, "flow-numpy": bench_flow_mlups}
+def synthetic_vorticity_store(path: Path, n_samples: int, shape=(64, 64)) -> Path:
+    rng = da.random.default_rng(0)
+    reynolds = np.repeat([300.0, 600.0, 900.0, 1200.0], n_samples // 4)
+    field = xr.Dataset(
+        {"vorticity": (("sample", "y", "x"), rng.standard_normal((len(reynolds), *shape), chunks=(SAMPLE_CHUNK, *shape), dtype=np.float32))},
+        coords={"sample": np.arange(len(reynolds)), "reynolds": ("sample", reynolds), "time": ("sample", np.zeros(len(reynolds)))},
+    )
+    write_store(field, path, chunks={"sample": SAMPLE_CHUNK})
+    return path
+
+
+def bench_train_streaming(scratch: Path, repeats: int) -> None:
+    """One epoch of Keras fitting fed from the Zarr store vs from numpy arrays in memory."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from karman.loader import SnapshotBatches, keras_dataset
+    from karman.stores import open_store
+    from karman.train import build_keras_model, configure_keras
+
+    keras = configure_keras("tensorflow", seed=0, threads=2, gpu=False)
+    path = synthetic_vorticity_store(scratch / "train-vorticity.zarr", 4096)
+    field = open_store(path)["vorticity"]
+    targets = field["reynolds"].values.astype(np.float32)
+    samples = np.arange(field.sizes["sample"])
+    spec = {"type": "mlp", "hidden_units": [10, 10], "activation": "relu", "dropout": 0.0}
+    for name, flatten, spec in (("mlp", True, spec), ("cnn", False, {**spec, "type": "cnn", "filters": [16, 32], "kernel_size": 3, "dense_units": [64]})):
+        shape = (64 * 64,) if flatten else (64, 64, 1)
+        model = build_keras_model(keras, spec, shape, 0.0, 1.0, 750.0, 335.0)
+        model.compile(optimizer="adam", loss="mse")
+        in_memory = np.nan_to_num(field.values).reshape(len(samples), *shape)
+        streamed = keras_dataset(keras, SnapshotBatches(field, samples, targets, 32, shuffle=True, flatten=flatten))
+        model.fit(in_memory, targets, batch_size=32, epochs=1, verbose=0)  # compile both paths before timing
+        model.fit(streamed, epochs=1, verbose=0, shuffle=False)
+        memory_s = median_seconds(lambda: model.fit(in_memory, targets, batch_size=32, epochs=1, verbose=0, shuffle=True), repeats)
+        stream_s = median_seconds(lambda: model.fit(streamed, epochs=1, verbose=0, shuffle=False), repeats)
+        print(f"train-streaming-{name}: {memory_s / stream_s:.2f}x samples/s streamed from zarr over in-memory numpy "
+              f"({len(samples) / stream_s:.0f} vs {len(samples) / memory_s:.0f} samples/s, {name} on 64x64 snapshots, batch 32, CPU)")
+
+
+def bench_learning_splits(scratch: Path, repeats: int) -> None:
+    """Test R² of every default model under each split strategy, on the default data.
+
+    Runs the real workflow (default config.yaml with split.compare set to all three
+    strategies) in results/benchmarks/splits/, kept so that later runs reuse its outputs.
+    """
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    workdir = repo / "results" / "benchmarks" / "splits"
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    strategies = ["random", "blocked", "holdout-re"]
+    config["split"]["compare"] = strategies
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(workdir), "--cores", "2", "--quiet", "all"], check=True)
+    names = list(config["models"])
+    r2 = {s: {n: json.loads((workdir / f"results/comparison/{s}/models/{n}/metrics.json").read_text())["test"]["r2"] for n in names} for s in strategies}
+    print("| split | " + " | ".join(f"{n} test R²" for n in names) + " |")
+    print("|---|" + "---|" * len(names))
+    for strategy in strategies:
+        print(f"| {strategy} | " + " | ".join(f"{r2[strategy][n]:.3f}" for n in names) + " |")
+    print(f"(report with the same table: {workdir / 'results/report/index.html'})")
+    for strategy in strategies[1:]:
+        for name in names:
+            print(f"learning-{strategy}-{name}: {r2[strategy][name] / r2['random'][name]:.2f}x test R² under {strategy} over random "
+                  f"({r2[strategy][name]:.3f} vs {r2['random'][name]:.3f})")
+
+
+BENCHMARKS = {
+    "fields-memory": bench_fields_memory,
+    "fields-throughput": bench_fields_throughput,
+    "flow-numpy": bench_flow_mlups,
+    "train-streaming": bench_train_streaming,
+    "learning-splits": bench_learning_splits,
+}
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ REYNOLDS = sorted(config["reynolds"])
 MODELS = config["models"]
 BASELINE_MODELS = sorted(name for name, spec in MODELS.items() if spec["type"] == "ridge")
 NETWORK_MODELS = sorted(name for name, spec in MODELS.items() if spec["type"] != "ridge")
+GPUS_PER_NETWORK = 1 if config["training"]["gpu"] else 0
+COMPARED_SPLITS = config["split"]["compare"]
 
 
 def name_pattern(names):
@@ -33,6 +35,22 @@ def model_files(name):
     files = ["metrics.json", "predictions.csv"]
     files += ["model.npz"] if name in BASELINE_MODELS else ["model.keras", "history.csv"]
     return [f"results/models/{name}/{file}" for file in files]
+
+
+def gpus_for_model(wildcards):
+    return 0 if MODELS[wildcards.model]["type"] == "ridge" else GPUS_PER_NETWORK
+
+
+def comparison_split_settings(wildcards):
+    return canonical(config["split"] | {"strategy": wildcards.strategy})
+
+
+def comparison_model_dirs(wildcards=None):
+    return expand("results/comparison/{strategy}/models/{model}", strategy=COMPARED_SPLITS, model=sorted(MODELS))
+
+
+def comparison_dirs(wildcards=None):
+    return canonical({strategy: {name: f"results/comparison/{strategy}/models/{name}" for name in sorted(MODELS)} for strategy in COMPARED_SPLITS})
 
 
 def all_model_files(wildcards=None):

@@ -3,6 +3,7 @@ rule render_report:
         gallery="results/fields/gallery.png",
         split_summary="results/split/summary.json",
         models=all_model_files,
+        comparison=comparison_model_dirs,
     output:
         "results/report/index.html",
     log:
@@ -11,6 +12,7 @@ rule render_report:
         "benchmarks/render_report.tsv"
     params:
         model_dirs=model_dirs,
+        comparison_dirs=comparison_dirs,
         config=canonical(config),
         code=code_digest("karman.report"),
     threads: 1

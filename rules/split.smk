@@ -19,3 +19,28 @@ rule make_split:
         "../envs/karman.yaml"
     script:
         "../scripts/make_split.py"
+
+
+rule make_comparison_split:
+    input:
+        "results/fields/vorticity.zarr",
+    output:
+        assignment="results/comparison/{strategy}/split/assignment.csv",
+        summary="results/comparison/{strategy}/split/summary.json",
+    log:
+        "logs/make_comparison_split/{strategy}.log",
+    benchmark:
+        "benchmarks/make_comparison_split/{strategy}.tsv"
+    params:
+        split=comparison_split_settings,
+        code=code_digest("karman.split"),
+    wildcard_constraints:
+        strategy=name_pattern(COMPARED_SPLITS),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/karman.yaml"
+    script:
+        "../scripts/make_split.py"

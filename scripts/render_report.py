@@ -10,4 +10,5 @@ render_report(
     split_summary=snakemake.input.split_summary,
     model_dirs=json.loads(snakemake.params.model_dirs),
     config=json.loads(snakemake.params.config),
+    comparison_dirs=json.loads(snakemake.params.comparison_dirs),
 )

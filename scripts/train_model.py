@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 from karman.train import train_model
 from karman.workflow import setup_logging
@@ -8,8 +7,10 @@ setup_logging(snakemake.log[0])
 train_model(
     snakemake.input.fields,
     snakemake.input.assignment,
-    Path(snakemake.output.metrics).parent,
+    snakemake.params.model_dir,
     spec=json.loads(snakemake.params.spec),
-    backend=snakemake.params.backend,
+    backend=snakemake.params.get("backend", "tensorflow"),
+    gpu=snakemake.params.get("gpu", False),
+    shuffle_mb=snakemake.params.get("shuffle_mb", 256),
     threads=snakemake.threads,
 )

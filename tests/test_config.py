@@ -30,7 +30,7 @@ def test_schema_fills_defaults_down_to_each_model():
     assert config["flow"]["diameter_cells"] == 12.8
     assert config["fields"]["crop"]["x"] == [-0.5, 4.5]
     assert config["split"]["fractions"] == {"train": 0.7, "val": 0.1, "test": 0.2}
-    assert config["models"]["big"]["hidden_units"] == [100, 100]
+    assert config["models"]["big"]["hidden_units"] == [10, 10]
     assert config["models"]["big"]["learning_rate"] == 0.001
     assert config["models"]["base"]["alphas"] == [0.1, 1.0, 10.0]
     assert "hidden_units" not in config["models"]["base"]
@@ -54,6 +54,11 @@ def test_bad_values_are_rejected_naming_the_key(config, key):
     ({"split": {"fractions": {"train": 0.8, "val": 0.2, "test": 0.2}}}, r"split\.fractions must add up to 1"),
     ({"fields": {"crop": {"x": [4, 1], "y": [-1, 1]}}}, r"fields\.crop\.x must be \[low, high\]"),
     ({"fields": {"crop": {"x": [30, 40], "y": [-1, 1]}}}, r"fields\.crop\.x .* outside the simulated domain"),
+    ({"split": {"strategy": "holdout-re", "holdout_reynolds": [950]}}, r"split\.holdout_reynolds \[950\] must name some, not all, of reynolds"),
+    ({"split": {"strategy": "holdout-re"}}, r"split\.holdout_reynolds \[\] must name some"),
+    ({"reynolds": [300, 600], "split": {"strategy": "holdout-re", "holdout_reynolds": [300, 600]}}, r"split\.holdout_reynolds"),
+    ({"models": {"deep": {"type": "cnn", "filters": [4, 4, 4, 4, 4, 4, 4]}}}, r"models\.deep\.filters has 7 convolution blocks.*64 x 64 cells: use at most 6"),
+    ({"fields": {"downsample": {"factor": 16}}, "models": {"c": {"type": "cnn", "filters": [8, 8, 8]}}}, r"models\.c\.filters has 3 .* 4 x 4 cells"),
 ])
 def test_inconsistent_values_are_rejected_naming_the_key(change, message):
     with pytest.raises(ConfigError, match=message):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from karman.flow import FlowParameters, SimulationDiverged, simulate, strouhal_number
+from karman.flow import CylinderFlow, FlowParameters, SimulationDiverged, simulate, strouhal_number
 from karman.stores import open_store, write_store
 
 TINY = dict(diameter_cells=8, domain_length=16, domain_height=8, cylinder_x=3, spinup_time=30, sample_time=24, sample_interval=0.25)
@@ -55,3 +55,10 @@ def test_strouhal_number_of_a_sine():
     times = np.arange(0, 40, 0.1)
     assert strouhal_number(np.sin(2 * np.pi * 0.21 * times), times) == pytest.approx(0.21, abs=0.005)
     assert np.isnan(strouhal_number(np.zeros_like(times), times))
+
+
+def test_a_single_diverged_cell_is_detected():
+    sim = CylinderFlow(FlowParameters(reynolds=100, **TINY))
+    sim.f[:, 3, 5] = np.nan
+    with pytest.raises(SimulationDiverged, match="Re=100"):
+        sim.check_stable()

@@ -5,6 +5,7 @@ import pytest
 from karman.split import assign, random_split, summarize
 
 FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
+RANDOM = {"strategy": "random", "fractions": FRACTIONS, "seed": 0}
 
 
 def samples(n=403):
@@ -30,15 +31,68 @@ def test_fractions_must_add_up_to_one():
 
 
 def test_unknown_strategy_names_the_allowed_ones():
-    with pytest.raises(ValueError, match="split.strategy 'nope'.*random"):
-        assign(samples(), "nope", FRACTIONS, 0)
+    with pytest.raises(ValueError, match="split.strategy 'nope'.*random, blocked, holdout-re"):
+        assign(samples(), RANDOM | {"strategy": "nope"})
 
 
 def test_summary_counts_per_reynolds_number():
-    assignment = assign(samples(), "random", FRACTIONS, 0)
-    summary = summarize(assignment, "random", FRACTIONS, 0)
+    assignment = assign(samples(), RANDOM)
+    summary = summarize(assignment, RANDOM)
     assert summary["n_samples"] == 403
-    assert sum(summary["counts"].values()) == 403
+    assert sum(summary["counts"].values()) == 403 and summary["counts"]["gap"] == 0
     assert set(summary["counts_per_reynolds"]) == {"300", "600", "900", "1200"}
     per_re_total = sum(sum(c.values()) for c in summary["counts_per_reynolds"].values())
     assert per_re_total == 403
+
+
+def time_series(n_per_re=200, reynolds=(300, 600, 900, 1200)):
+    """Samples as the fields stage writes them: per Re, snapshots in time order."""
+    return pd.DataFrame({
+        "sample": np.arange(n_per_re * len(reynolds)),
+        "reynolds": np.repeat(np.array(reynolds, dtype=float), n_per_re),
+        "time": np.tile(40 + 0.1 * np.arange(n_per_re), len(reynolds)),
+    })
+
+
+BLOCKED = {"strategy": "blocked", "fractions": FRACTIONS, "seed": 0, "blocks": 10, "gap": 7}
+
+
+def test_blocked_split_is_contiguous_with_gaps_between_splits():
+    assignment = assign(time_series(), BLOCKED)
+    for _, group in assignment.groupby("reynolds"):
+        labels = group.sort_values("time")["split"].to_numpy()
+        runs = []  # (label, length) of consecutive equal labels
+        for value in labels:
+            if runs and runs[-1][0] == value:
+                runs[-1][1] += 1
+            else:
+                runs.append([value, 1])
+        kept = [run for run in runs if run[0] != "gap"]
+        # Two different splits are never neighbours: a gap of exactly `gap` snapshots lies between.
+        for before, after in zip(runs, runs[1:]):
+            assert "gap" in (before[0], after[0])
+        assert all(length == 7 for value, length in runs if value == "gap")
+        assert {value for value, _ in kept} == {"train", "val", "test"}
+    counts = assignment["split"].value_counts()
+    assert counts["train"] > counts["test"] > counts["val"] > 0
+    assert len(assignment) == 800  # every sample is listed, gap ones included
+
+
+def test_blocked_split_keeps_one_block_per_split_apart_when_gap_is_zero():
+    assignment = assign(time_series(), BLOCKED | {"gap": 0})
+    assert "gap" not in set(assignment["split"])
+    # each of the 10 blocks of 20 snapshots has one label
+    for _, group in assignment.groupby("reynolds"):
+        labels = group.sort_values("time")["split"].to_numpy().reshape(10, 20)
+        assert all(len(set(block)) == 1 for block in labels)
+
+
+def test_holdout_split_has_no_held_out_reynolds_number_in_train_or_val():
+    settings = {"strategy": "holdout-re", "fractions": FRACTIONS, "seed": 0, "holdout_reynolds": [900]}
+    assignment = assign(time_series(), settings)
+    assert set(assignment.loc[assignment["split"] == "test", "reynolds"]) == {900.0}
+    assert 900.0 not in set(assignment.loc[assignment["split"] != "test", "reynolds"])
+    train_val = assignment[assignment["split"] != "test"]
+    assert abs((train_val["split"] == "val").mean() - 0.1 / 0.8) < 0.01
+    with pytest.raises(ValueError, match=r"split.holdout_reynolds \[950\].*not in the data: \[950"):
+        assign(time_series(), settings | {"holdout_reynolds": [950]})

@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -9,7 +12,7 @@ from karman.split import assign
 from karman.stores import write_store
 from karman.train import load_ridge, train_model
 
-KERAS_DEFAULTS = dict(activation="relu", dropout=0.0, learning_rate=3e-3, batch_size=16, epochs=40, patience=10, seed=0)
+KERAS_DEFAULTS = dict(activation="relu", dropout=0.0, standardise="global", optimizer="adam", learning_rate=3e-3, batch_size=16, epochs=40, patience=10, seed=0)
 SPECS = {
     "ridge": {"type": "ridge", "alphas": [0.1, 1.0, 10.0]},
     "mlp": {"type": "mlp", "hidden_units": [16], **KERAS_DEFAULTS},
@@ -33,7 +36,7 @@ def dataset(tmp_path_factory):
     )
     write_store(store, root / "vorticity.zarr", chunks={"sample": 32})
     table = pd.DataFrame({"sample": store.sample.values, "reynolds": reynolds, "time": store.time.values})
-    assign(table, "random", {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0).to_csv(root / "assignment.csv", index=False)
+    assign(table, {"strategy": "random", "fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 0}).to_csv(root / "assignment.csv", index=False)
     return root
 
 
@@ -78,3 +81,43 @@ def test_same_seed_gives_the_same_metrics(dataset, tmp_path):
     first = train_model(dataset / "vorticity.zarr", dataset / "assignment.csv", tmp_path / "a", spec=SPECS["cnn"], backend="tensorflow")
     second = train_model(dataset / "vorticity.zarr", dataset / "assignment.csv", tmp_path / "b", spec=SPECS["cnn"], backend="tensorflow")
     assert first["test"] == second["test"]
+
+
+JAX_RUN = """
+import json, logging, sys
+logging.basicConfig(level=logging.INFO)
+from karman.train import train_model
+metrics = train_model(sys.argv[1], sys.argv[2], sys.argv[3], spec=json.loads(sys.argv[4]), backend="jax", gpu=True)
+print(json.dumps(metrics["test"]["r2"]))
+"""
+
+
+def test_jax_backend_is_chosen_per_job_and_falls_back_to_the_cpu(dataset, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    result = subprocess.run(
+        [sys.executable, "-c", JAX_RUN, str(dataset / "vorticity.zarr"), str(dataset / "assignment.csv"), str(tmp_path / "mlp"), json.dumps(SPECS["mlp"])],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "backend jax, device: CPU" in result.stderr
+    assert "training.gpu is true, but Keras (jax) finds no GPU: training on the CPU" in result.stderr
+    assert float(result.stdout.strip().splitlines()[-1]) > 0.5
+    assert (tmp_path / "mlp" / "model.keras").stat().st_size > 0
+
+
+def test_saved_model_standardises_with_training_statistics(dataset, tmp_path):
+    import keras
+
+    out = tmp_path / "cnn"
+    train_model(dataset / "vorticity.zarr", dataset / "assignment.csv", out, spec=SPECS["cnn"])
+    per_cell = tmp_path / "mlp"
+    train_model(dataset / "vorticity.zarr", dataset / "assignment.csv", per_cell, spec=SPECS["mlp"] | {"standardise": "per-cell", "epochs": 2})
+    assignment = pd.read_csv(dataset / "assignment.csv")
+    snapshots = np.nan_to_num(xr.open_zarr(dataset / "vorticity.zarr")["vorticity"].values)
+    train = snapshots[(assignment["split"] == "train").to_numpy()]
+    layer = keras.saving.load_model(out / "model.keras").get_layer("standardise")
+    assert float(np.ravel(layer.mean)[0]) == pytest.approx(train.mean(), rel=1e-5)
+    assert float(np.ravel(layer.variance)[0]) == pytest.approx(train.var(), rel=1e-4)
+    assert float(np.ravel(layer.mean)[0]) != pytest.approx(snapshots.mean(), rel=1e-3)
+    mlp_layer = keras.saving.load_model(per_cell / "model.keras").get_layer("standardise")
+    np.testing.assert_allclose(np.ravel(mlp_layer.mean), train.mean(axis=0).ravel(), rtol=1e-5, atol=1e-6)

@@ -19,11 +19,12 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snake
 
 KERAS_TINY = {"epochs": 3, "patience": 2, "batch_size": 8}
 TINY_CONFIG = {
-    "reynolds": [150, 300],
+    "reynolds": [150, 300, 450],
     "flow": {"diameter_cells": 6, "domain_length": 12, "domain_height": 6, "cylinder_x": 3,
              "spinup_time": 12, "sample_time": 6, "sample_interval": 0.5},
     "fields": {"crop": {"x": [-0.5, 4.5], "y": [-2, 2]}, "downsample": {"factor": 2, "method": "mean"}, "sample_chunk": 5},
-    "split": {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 1},
+    "split": {"strategy": "blocked", "blocks": 4, "gap": 1, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 1,
+              "compare": ["random", "holdout-re"], "holdout_reynolds": [300]},
     "models": {
         "ridge": {"type": "ridge"},
         "mlp": {"type": "mlp", "hidden_units": [8], **KERAS_TINY},
@@ -54,7 +55,7 @@ def tiny_run(tmp_path_factory):
 
 @pytest.mark.workflow
 def test_flow_stores(tiny_run):
-    for reynolds in (150, 300):
+    for reynolds in (150, 300, 450):
         flow = open_store(tiny_run / f"results/flow/re{reynolds}.zarr")
         assert flow["u"].dims == ("time", "y", "x") and flow["u"].dtype == np.float32
         assert flow.sizes["time"] == 12
@@ -68,9 +69,9 @@ def test_vorticity_store(tiny_run):
     fields = open_store(tiny_run / "results/fields/vorticity.zarr")
     vorticity = fields["vorticity"]
     assert vorticity.dims == ("sample", "y", "x") and vorticity.dtype == np.float32
-    assert vorticity.sizes["sample"] == 24
+    assert vorticity.sizes["sample"] == 36
     assert vorticity.chunks[0][0] == 5
-    assert sorted(set(fields.reynolds.values)) == [150.0, 300.0]
+    assert sorted(set(fields.reynolds.values)) == [150.0, 300.0, 450.0]
     assert float(fields.x.min()) >= -0.5 and float(fields.x.max()) <= 4.5
     assert np.isfinite(vorticity.values).any()
     assert violations(tiny_run / "results/fields/vorticity.zarr", "vorticity", deep=True) == []
@@ -79,11 +80,26 @@ def test_vorticity_store(tiny_run):
 @pytest.mark.workflow
 def test_split_outputs(tiny_run):
     assignment = pd.read_csv(tiny_run / "results/split/assignment.csv")
-    assert sorted(assignment["sample"]) == list(range(24))
-    assert set(assignment["split"]) == {"train", "val", "test"}
+    assert sorted(assignment["sample"]) == list(range(36))
+    assert set(assignment["split"]) == {"train", "val", "test", "gap"}  # blocked, with gaps
     summary = json.loads((tiny_run / "results/split/summary.json").read_text())
-    assert summary["counts"] == assignment["split"].value_counts().to_dict() | {}
-    assert set(summary["counts_per_reynolds"]) == {"150", "300"}
+    assert summary["strategy"] == "blocked"
+    assert summary["counts"] == assignment["split"].value_counts().to_dict()
+    assert set(summary["counts_per_reynolds"]) == {"150", "300", "450"}
+
+
+@pytest.mark.workflow
+def test_split_comparison(tiny_run):
+    holdout = pd.read_csv(tiny_run / "results/comparison/holdout-re/split/assignment.csv")
+    assert set(holdout.loc[holdout["split"] == "test", "reynolds"]) == {300.0}
+    html = (tiny_run / "results/report/index.html").read_text()
+    assert 'id="comparison"' in html
+    for strategy in ("random", "holdout-re"):
+        for model in ("ridge", "mlp", "cnn"):
+            metrics = json.loads((tiny_run / f"results/comparison/{strategy}/models/{model}/metrics.json").read_text())
+            assert metrics["test"]["n"] > 0
+    r2 = json.loads((tiny_run / "results/comparison/random/models/ridge/metrics.json").read_text())["test"]["r2"]
+    assert f"{r2:.4f}" in html
 
 
 @pytest.mark.workflow
@@ -100,7 +116,7 @@ def test_model_outputs(tiny_run, model, files):
     for split in ("val", "test"):
         assert {"r2", "mae", "rmse"} <= set(metrics[split])
     predictions = pd.read_csv(directory / "predictions.csv")
-    assert len(predictions) == 24 and set(predictions.columns) == {"sample", "split", "true", "predicted"}
+    assert len(predictions) == 36 and set(predictions.columns) == {"sample", "split", "true", "predicted"}
 
 
 @pytest.mark.workflow

@@ -19,6 +19,7 @@ import xarray as xr
 
 from karman import __version__
 from karman.check import check_store, unreadable_chunks
+from karman.flow import FlowParameters
 from karman.stores import StoreError, open_store, write_store
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,20 @@ def crop_and_downsample(field: xr.DataArray, crop: dict, downsample: dict) -> xr
     if downsample["method"] == "stride":
         return window.isel(x=slice(None, None, factor), y=slice(None, None, factor))
     return window.coarsen(x=factor, y=factor, boundary="trim").mean().astype(np.float32)
+
+
+def window_shape(flow: dict, fields: dict) -> tuple[int, int]:
+    """(ny, nx) of the vorticity snapshots that the `flow` and `fields` config sections give,
+    without simulating anything."""
+    params = FlowParameters(reynolds=1.0, **{k: v for k, v in flow.items() if k != "source"})
+    x, y = params.coordinates()
+    trim = 1 if fields["operator"] == "forward" else 0
+    shape = []
+    for coordinate, (low, high) in ((y[: len(y) - trim], fields["crop"]["y"]), (x[: len(x) - trim], fields["crop"]["x"])):
+        cells = int(np.count_nonzero((coordinate >= low) & (coordinate <= high)))
+        factor = fields["downsample"]["factor"]
+        shape.append(-(-cells // factor) if fields["downsample"]["method"] == "stride" else cells // factor)
+    return shape[0], shape[1]
 
 
 def vorticity_samples(flow: xr.Dataset, crop: dict, downsample: dict, operator: str = "central") -> xr.DataArray:

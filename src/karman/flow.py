@@ -50,7 +50,7 @@ class FlowParameters:
     smagorinsky: float = 0.2
     spinup_time: float = 40.0  # D/U, discarded
     sample_time: float = 20.0  # D/U, kept
-    sample_interval: float = 0.1  # D/U between snapshots
+    sample_interval: float = 0.04  # D/U between snapshots
 
     @property
     def nx(self) -> int:
@@ -59,6 +59,12 @@ class FlowParameters:
     @property
     def ny(self) -> int:
         return int(round(self.domain_height * self.diameter_cells))
+
+    def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell centres (x, y) in cylinder diameters, origin at the cylinder centre."""
+        d = self.diameter_cells
+        centre_y = (self.ny - 1) / 2 + 1.0  # one cell above the axis, see cylinder_mask
+        return (np.arange(self.nx) - self.cylinder_x * d) / d, (np.arange(self.ny) - centre_y) / d
 
     @property
     def viscosity(self) -> float:
@@ -97,11 +103,8 @@ def cylinder_mask(params: FlowParameters) -> np.ndarray:
     The centre sits one cell above the channel axis so that the wake is not perfectly
     symmetric and shedding starts by itself, as in the course notebooks.
     """
-    ys, xs = np.mgrid[0 : params.ny, 0 : params.nx]
-    centre_x = params.cylinder_x * params.diameter_cells
-    centre_y = (params.ny - 1) / 2 + 1.0
-    radius = params.diameter_cells / 2
-    return (xs - centre_x) ** 2 + (ys - centre_y) ** 2 <= radius**2
+    x, y = params.coordinates()
+    return x[np.newaxis, :] ** 2 + y[:, np.newaxis] ** 2 <= 0.25
 
 
 def equilibrium(rho: np.ndarray, ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
@@ -191,7 +194,7 @@ class CylinderFlow:
 
     def check_stable(self) -> None:
         ux, uy = self.velocity()
-        speed = float(np.nanmax(np.hypot(ux, uy)))
+        speed = float(np.max(np.hypot(ux, uy)))  # NaN anywhere propagates to the maximum
         if not math.isfinite(speed) or speed > MAX_LATTICE_SPEED:
             p = self.params
             raise SimulationDiverged(
@@ -263,9 +266,7 @@ def to_dataset(params: FlowParameters, u: np.ndarray, v: np.ndarray, steps: np.n
     scale = np.float32(1.0 / params.inflow_velocity)
     u = np.where(mask, np.nan, u * scale).astype(np.float32)
     v = np.where(mask, np.nan, v * scale).astype(np.float32)
-    d = params.diameter_cells
-    x = (np.arange(params.nx) - params.cylinder_x * d) / d
-    y = (np.arange(params.ny) - ((params.ny - 1) / 2 + 1.0)) / d
+    x, y = params.coordinates()
     times = steps / params.steps_per_time_unit
     # Transverse velocity two diameters behind the cylinder, on the axis: its
     # oscillation frequency is the shedding frequency.

@@ -44,8 +44,18 @@ def software_versions() -> dict[str, str]:
     return {"karman": __version__, "python": platform.python_version(), **{name: version(name) for name in names}}
 
 
+def split_comparison(comparison_dirs: dict[str, dict[str, str | os.PathLike]]) -> list[dict]:
+    """Test R² of each model under each compared split strategy, one row per strategy."""
+    rows = []
+    for strategy, models in comparison_dirs.items():
+        scores = {name: json.loads((Path(directory) / "metrics.json").read_text()).get("test", {}).get("r2") for name, directory in models.items()}
+        rows.append({"strategy": strategy, "r2": scores})
+    return rows
+
+
 def render_report(output_html: str | os.PathLike, *, gallery_png: str | os.PathLike, split_summary: str | os.PathLike,
-                  model_dirs: dict[str, str | os.PathLike], config: dict) -> None:
+                  model_dirs: dict[str, str | os.PathLike], config: dict,
+                  comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None) -> None:
     """Render `index.html` from the small outputs of the earlier stages."""
     metrics, predictions, histories = {}, {}, {}
     for name, directory in model_dirs.items():
@@ -64,6 +74,7 @@ def render_report(output_html: str | os.PathLike, *, gallery_png: str | os.PathL
         figures=figures,
         summary=summary,
         models=model_rows(metrics),
+        comparison=split_comparison(comparison_dirs or {}),
         config=json.dumps(config, indent=2, sort_keys=True),
         versions=software_versions(),
         host=platform.node(),

@@ -1,4 +1,14 @@
-"""The `split` stage: assign every sample to train, val or test, reproducibly."""
+"""The `split` stage: assign every sample to train, val or test, reproducibly.
+
+Strategies:
+- `random`: shuffled samples, as in the course notebooks. Consecutive snapshots of a
+  periodic wake are nearly identical, so this split leaks: test samples have twins in train.
+- `blocked`: each Reynolds number's time series is cut into contiguous blocks, whole blocks
+  are assigned to splits, and `gap` snapshots are dropped (split `gap`) wherever two
+  blocks of different splits meet, so that correlated neighbours never straddle them.
+- `holdout-re`: whole Reynolds numbers are the test split (interpolation to an unseen Re);
+  the others are shuffled into train and val.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +24,8 @@ from karman.stores import open_store
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+GAP = "gap"
+STRATEGIES = ("random", "blocked", "holdout-re")
 
 
 def check_fractions(fractions: dict[str, float]) -> None:
@@ -22,54 +34,106 @@ def check_fractions(fractions: dict[str, float]) -> None:
         raise ValueError(f"split.fractions must add up to 1, got {total:g} ({fractions})")
 
 
-def random_split(n_samples: int, fractions: dict[str, float], seed: int) -> np.ndarray:
-    """Shuffle sample indices with `seed` and cut them by the train/val/test fractions.
+def cut(order: np.ndarray, shares: dict[str, float]) -> dict[str, np.ndarray]:
+    """Cut `order` into consecutive parts by the (normalised) shares; the last part takes the rest."""
+    names = [name for name in shares if shares[name] > 0]
+    total = sum(shares[name] for name in names)
+    parts, start = {}, 0
+    for i, name in enumerate(names):
+        stop = len(order) if i == len(names) - 1 else start + int(round(shares[name] / total * len(order)))
+        parts[name] = order[start:stop]
+        start = stop
+    return parts
 
-    Returns an array of split names, one per sample. Every sample lands in exactly one
-    split; the test split takes what rounding leaves over.
-    """
-    check_fractions(fractions)
-    order = np.random.default_rng(seed).permutation(n_samples)
-    n_train = int(round(fractions["train"] * n_samples))
-    n_val = int(round(fractions["val"] * n_samples))
-    labels = np.empty(n_samples, dtype=object)
-    labels[order[:n_train]] = "train"
-    labels[order[n_train : n_train + n_val]] = "val"
-    labels[order[n_train + n_val :]] = "test"
+
+def label(n_samples: int, parts: dict[str, np.ndarray]) -> np.ndarray:
+    labels = np.full(n_samples, GAP, dtype=object)
+    for name, members in parts.items():
+        labels[members] = name
     return labels
 
 
-def assign(samples: pd.DataFrame, strategy: str, fractions: dict[str, float], seed: int) -> pd.DataFrame:
-    """Add a `split` column to a table of samples (columns sample, reynolds, time)."""
-    if strategy != "random":
-        raise ValueError(f"split.strategy {strategy!r} is not supported; allowed: 'random'")
-    return samples.assign(split=random_split(len(samples), fractions, seed))
+def random_split(n_samples: int, fractions: dict[str, float], seed: int) -> np.ndarray:
+    """Shuffle sample indices with `seed` and cut them by the train/val/test fractions."""
+    check_fractions(fractions)
+    order = np.random.default_rng(seed).permutation(n_samples)
+    return label(n_samples, cut(order, {name: fractions[name] for name in SPLITS}))
 
 
-def summarize(assignment: pd.DataFrame, strategy: str, fractions: dict[str, float], seed: int) -> dict:
-    """Counts per split and per Reynolds number per split."""
-    per_re = assignment.groupby(["reynolds", "split"]).size().unstack(fill_value=0).reindex(columns=list(SPLITS), fill_value=0)
+def blocked_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int, blocks: int, gap: int) -> np.ndarray:
+    """Contiguous time blocks per Reynolds number, whole blocks to splits, gaps between splits."""
+    check_fractions(fractions)
+    rng = np.random.default_rng(seed)
+    labels = np.full(len(samples), GAP, dtype=object)
+    for _, group in samples.groupby("reynolds", sort=True):
+        series = group.sort_values("time").index.to_numpy()
+        if len(series) < blocks:
+            raise ValueError(f"split.blocks = {blocks} is more than the {len(series)} snapshots of Re = {group['reynolds'].iloc[0]:g}")
+        chunks = np.array_split(series, blocks)
+        block_labels = label(blocks, cut(rng.permutation(blocks), {name: fractions[name] for name in SPLITS}))
+        for i, (members, name) in enumerate(zip(chunks, block_labels)):
+            labels[members] = name
+            if i > 0 and block_labels[i - 1] != name:
+                labels[members[:gap]] = GAP  # drop the first snapshots after a change of split
+    return labels
+
+
+def holdout_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int, holdout: list[float]) -> np.ndarray:
+    """Held-out Reynolds numbers are the test split; the rest is shuffled into train and val."""
+    present = set(samples["reynolds"].unique())
+    missing = sorted(set(holdout) - present)
+    if not holdout or missing or set(holdout) >= present:
+        def listed(values) -> str:
+            return "[" + ", ".join(f"{value:g}" for value in sorted(values)) + "]"
+
+        raise ValueError(
+            f"split.holdout_reynolds {listed(holdout)} must name some, not all, of the Reynolds numbers in the data "
+            f"{listed(present)}" + (f"; not in the data: {listed(missing)}" if missing else "")
+        )
+    held_out = samples["reynolds"].isin(holdout).to_numpy()
+    kept = np.flatnonzero(~held_out)
+    parts = cut(kept[np.random.default_rng(seed).permutation(len(kept))], {"train": fractions["train"], "val": fractions["val"]})
+    return label(len(samples), parts | {"test": np.flatnonzero(held_out)})
+
+
+def assign(samples: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """Add a `split` column to a table of samples (columns sample, reynolds, time).
+
+    `settings` is the config's `split` section: strategy, fractions, seed and, for the
+    strategies that use them, blocks, gap and holdout_reynolds.
+    """
+    strategy, fractions, seed = settings["strategy"], settings["fractions"], settings["seed"]
+    samples = samples.reset_index(drop=True)
+    if strategy == "random":
+        labels = random_split(len(samples), fractions, seed)
+    elif strategy == "blocked":
+        labels = blocked_split(samples, fractions, seed, settings["blocks"], settings["gap"])
+    elif strategy == "holdout-re":
+        labels = holdout_split(samples, fractions, seed, [float(r) for r in settings["holdout_reynolds"]])
+    else:
+        raise ValueError(f"split.strategy {strategy!r} is not supported; allowed: {', '.join(STRATEGIES)}")
+    return samples.assign(split=labels)
+
+
+def summarize(assignment: pd.DataFrame, settings: dict) -> dict:
+    """Counts per split and per Reynolds number per split (including dropped gap samples)."""
+    names = [*SPLITS, GAP]
+    per_re = assignment.groupby(["reynolds", "split"]).size().unstack(fill_value=0).reindex(columns=names, fill_value=0)
     return {
-        "strategy": strategy,
-        "fractions": fractions,
-        "seed": seed,
+        **settings,
         "n_samples": len(assignment),
-        "counts": {name: int((assignment["split"] == name).sum()) for name in SPLITS},
-        "counts_per_reynolds": {f"{re:g}": {name: int(row[name]) for name in SPLITS} for re, row in per_re.iterrows()},
+        "counts": {name: int((assignment["split"] == name).sum()) for name in names},
+        "counts_per_reynolds": {f"{re:g}": {name: int(row[name]) for name in names} for re, row in per_re.iterrows()},
     }
 
 
-def write_split(vorticity_path: str | os.PathLike, assignment_csv: str | os.PathLike, summary_json: str | os.PathLike, *, strategy: str, fractions: dict[str, float], seed: int) -> None:
+def write_split(vorticity_path: str | os.PathLike, assignment_csv: str | os.PathLike, summary_json: str | os.PathLike, *, settings: dict) -> None:
     """The `split` stage: read the sample coordinates (not the fields) and write the split."""
     store = open_store(vorticity_path)
-    samples = pd.DataFrame({
-        "sample": store["sample"].values,
-        "reynolds": store["reynolds"].values,
-        "time": store["time"].values,
-    })
-    assignment = assign(samples, strategy, fractions, seed)
-    summary = summarize(assignment, strategy, fractions, seed)
-    log.info("split %s (seed %d): %s", strategy, seed, summary["counts"])
+    samples = pd.DataFrame({"sample": store["sample"].values, "reynolds": store["reynolds"].values, "time": store["time"].values})
+    assignment = assign(samples, settings)
+    summary = summarize(assignment, settings)
+    log.info("split %s (seed %d): %s", settings["strategy"], settings["seed"], summary["counts"])
     assignment.to_csv(assignment_csv, index=False)
     with open(summary_json, "w") as handle:
         json.dump(summary, handle, indent=2, sort_keys=True)
