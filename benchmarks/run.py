@@ -182,16 +182,21 @@ def bench_learning_splits(scratch: Path, repeats: int) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(workdir), "--cores", "2", "--quiet", "all"], check=True)
     names = list(config["models"])
-    r2 = {s: {n: json.loads((workdir / f"results/comparison/{s}/models/{n}/metrics.json").read_text())["test"]["r2"] for n in names} for s in strategies}
-    print("| split | " + " | ".join(f"{n} test R²" for n in names) + " |")
-    print("|---|" + "---|" * len(names))
+    test = {s: {n: json.loads((workdir / f"results/comparison/{s}/models/{n}/metrics.json").read_text())["test"] for n in names} for s in strategies}
+
+    def r2(value):
+        return "undefined" if value is None else f"{value:.3f}"
+
+    print("| split | " + " | ".join(f"{n} test R²" for n in names) + " | " + " | ".join(f"{n} test MAE" for n in names) + " |")
+    print("|---|" + "---|" * (2 * len(names)))
     for strategy in strategies:
-        print(f"| {strategy} | " + " | ".join(f"{r2[strategy][n]:.3f}" for n in names) + " |")
+        print(f"| {strategy} | " + " | ".join(r2(test[strategy][n]["r2"]) for n in names) + " | "
+              + " | ".join(f"{test[strategy][n]['mae']:.1f}" for n in names) + " |")
     print(f"(report with the same table: {workdir / 'results/report/index.html'})")
     for strategy in strategies[1:]:
         for name in names:
-            print(f"learning-{strategy}-{name}: {r2[strategy][name] / r2['random'][name]:.2f}x test R² under {strategy} over random "
-                  f"({r2[strategy][name]:.3f} vs {r2['random'][name]:.3f})")
+            print(f"learning-{strategy}-{name}: {test[strategy][name]['mae'] / test['random'][name]['mae']:.2f}x test MAE under {strategy} over random "
+                  f"({test[strategy][name]['mae']:.1f} vs {test['random'][name]['mae']:.1f}; R² {r2(test[strategy][name]['r2'])} vs {r2(test['random'][name]['r2'])})")
 
 
 BENCHMARKS = {

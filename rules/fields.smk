@@ -24,7 +24,7 @@ rule plot_vorticity_gallery:
     input:
         "results/fields/vorticity.zarr",
     output:
-        "results/fields/gallery.png",
+        report("results/fields/gallery.png", caption="../report/gallery.rst", category="Data"),
     log:
         "logs/plot_vorticity_gallery.log",
     benchmark:

@@ -19,3 +19,24 @@ rule simulate_flow:
         "../envs/karman.yaml"
     script:
         "../scripts/simulate_flow.py"
+
+
+rule summarise_flow:
+    input:
+        flow_stores,
+    output:
+        "results/flow/summary.json",
+    log:
+        "logs/summarise_flow.log",
+    benchmark:
+        "benchmarks/summarise_flow.tsv"
+    params:
+        code=code_digest("karman.physics"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/karman.yaml"
+    script:
+        "../scripts/summarise_flow.py"

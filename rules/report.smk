@@ -1,7 +1,42 @@
+rule plot_report_figures:
+    input:
+        split_summary="results/split/summary.json",
+        embedding="results/split/embedding.csv",
+        flow_summary="results/flow/summary.json",
+        models=all_model_files,
+    output:
+        class_balance=report("results/report/figures/class_balance.png", caption="../report/class_balance.rst", category="Data"),
+        embedding=report("results/report/figures/embedding.png", caption="../report/embedding.rst", category="Data"),
+        strouhal=report("results/report/figures/strouhal.png", caption="../report/strouhal.rst", category="Physics checks"),
+        predicted_vs_true=report("results/report/figures/predicted_vs_true.png", caption="../report/predicted_vs_true.rst", category="Models"),
+        learning_curves=report("results/report/figures/learning_curves.png", caption="../report/learning_curves.rst", category="Models"),
+    log:
+        "logs/plot_report_figures.log",
+    benchmark:
+        "benchmarks/plot_report_figures.tsv"
+    params:
+        model_dirs=model_dirs,
+        code=code_digest("karman.plots"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/karman.yaml"
+    script:
+        "../scripts/plot_report_figures.py"
+
+
 rule render_report:
     input:
         gallery="results/fields/gallery.png",
+        class_balance="results/report/figures/class_balance.png",
+        embedding="results/report/figures/embedding.png",
+        strouhal="results/report/figures/strouhal.png",
+        predicted_vs_true="results/report/figures/predicted_vs_true.png",
+        learning_curves="results/report/figures/learning_curves.png",
         split_summary="results/split/summary.json",
+        flow_summary="results/flow/summary.json",
         models=all_model_files,
         comparison=comparison_model_dirs,
     output:
@@ -14,6 +49,7 @@ rule render_report:
         model_dirs=model_dirs,
         comparison_dirs=comparison_dirs,
         config=canonical(config),
+        workflow_dir=workflow.basedir,
         code=code_digest("karman.report"),
     threads: 1
     resources:

@@ -44,3 +44,25 @@ rule make_comparison_split:
         "../envs/karman.yaml"
     script:
         "../scripts/make_split.py"
+
+
+rule embed_training_snapshots:
+    input:
+        fields="results/fields/vorticity.zarr",
+        assignment="results/split/assignment.csv",
+    output:
+        "results/split/embedding.csv",
+    log:
+        "logs/embed_training_snapshots.log",
+    benchmark:
+        "benchmarks/embed_training_snapshots.tsv"
+    params:
+        code=code_digest("karman.embedding"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    conda:
+        "../envs/karman.yaml"
+    script:
+        "../scripts/embed_training_snapshots.py"

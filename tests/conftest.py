@@ -1,5 +1,53 @@
+"""Shared test set-up: the CPU, and the real workflow run once on a tiny configuration."""
+
 import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
 
 # Tests run on the CPU and must not pick up a user's backend choice.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+KERAS_TINY = {"epochs": 3, "patience": 2, "batch_size": 8}
+TINY_CONFIG = {
+    "reynolds": [150, 300, 450],
+    "flow": {"diameter_cells": 6, "domain_length": 12, "domain_height": 6, "cylinder_x": 3,
+             "spinup_time": 12, "sample_time": 6, "sample_interval": 0.5},
+    "fields": {"crop": {"x": [-0.5, 4.5], "y": [-2, 2]}, "downsample": {"factor": 2, "method": "mean"}, "sample_chunk": 5},
+    "split": {"strategy": "blocked", "blocks": 4, "gap": 1, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 1,
+              "compare": ["random", "holdout-re"], "holdout_reynolds": [300]},
+    "models": {
+        "ridge": {"type": "ridge"},
+        "mlp": {"type": "mlp", "hidden_units": [8], **KERAS_TINY},
+        "cnn": {"type": "cnn", "filters": [4], "dense_units": [8], **KERAS_TINY},
+    },
+}
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the workflow in `workdir` (which holds its config.yaml)."""
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A working directory in which the whole workflow ran on TINY_CONFIG."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    write_config(workdir, TINY_CONFIG)
+    snakemake(workdir, "--cores", "2")
+    return workdir

@@ -3,54 +3,16 @@
 import json
 import re
 import subprocess
-import sys
-from pathlib import Path
+import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from karman.check import violations
 from karman.stores import open_store
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
-
-KERAS_TINY = {"epochs": 3, "patience": 2, "batch_size": 8}
-TINY_CONFIG = {
-    "reynolds": [150, 300, 450],
-    "flow": {"diameter_cells": 6, "domain_length": 12, "domain_height": 6, "cylinder_x": 3,
-             "spinup_time": 12, "sample_time": 6, "sample_interval": 0.5},
-    "fields": {"crop": {"x": [-0.5, 4.5], "y": [-2, 2]}, "downsample": {"factor": 2, "method": "mean"}, "sample_chunk": 5},
-    "split": {"strategy": "blocked", "blocks": 4, "gap": 1, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 1,
-              "compare": ["random", "holdout-re"], "holdout_reynolds": [300]},
-    "models": {
-        "ridge": {"type": "ridge"},
-        "mlp": {"type": "mlp", "hidden_units": [8], **KERAS_TINY},
-        "cnn": {"type": "cnn", "filters": [4], "dense_units": [8], **KERAS_TINY},
-    },
-}
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, timeout=900)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
-    return result
-
-
-def write_config(workdir: Path, config: dict) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    write_config(workdir, TINY_CONFIG)
-    snakemake(workdir, "--cores", "2")
-    return workdir
+from conftest import REPO, SNAKEMAKE, snakemake
 
 
 @pytest.mark.workflow
@@ -125,7 +87,7 @@ def test_report_is_self_contained(tiny_run):
     for model in ("ridge", "mlp", "cnn"):
         metrics = json.loads((tiny_run / f"results/models/{model}/metrics.json").read_text())
         assert f"{metrics['test']['r2']:.4f}" in html
-    assert html.count('src="data:image/png;base64,') == 3
+    assert html.count('src="data:image/png;base64,') == 6
     # Nothing is fetched from anywhere: no external scripts, styles or images.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html and "<link" not in html
@@ -139,8 +101,7 @@ def test_second_run_has_nothing_to_do(tiny_run):
 
 @pytest.mark.workflow
 def test_subset_target_runs_only_what_it_needs(tiny_run):
-    (tiny_run / "results/models/ridge/metrics.json").unlink()
-    result = snakemake(tiny_run, "--cores", "1", "--dry-run", "results/models/ridge/metrics.json")
+    result = snakemake(tiny_run, "--cores", "1", "--dry-run", "results/models/ridge/metrics.json", "--forcerun", "train_baseline")
     out = result.stdout
     assert "train_baseline" in out and "train_network" not in out and "simulate_flow" not in out
 
@@ -149,3 +110,12 @@ def test_lint_is_clean():
     result = subprocess.run([*SNAKEMAKE, "--lint"], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
+
+
+@pytest.mark.workflow
+def test_snakemake_report_collects_every_figure(tiny_run):
+    snakemake(tiny_run, "--report", "report.zip")
+    with zipfile.ZipFile(tiny_run / "report.zip") as archive:
+        names = "\n".join(archive.namelist())
+    for figure in ("gallery.png", "class_balance.png", "embedding.png", "strouhal.png", "predicted_vs_true.png", "learning_curves.png"):
+        assert figure in names

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+from pathlib import Path
 
 import matplotlib
 
@@ -52,8 +54,18 @@ def vorticity_gallery(vorticity_path: str | os.PathLike, snapshots_per_reynolds:
     return figure_png(figure)
 
 
+def placeholder(message: str) -> bytes:
+    """A small figure that says why there is nothing to plot."""
+    figure, ax = plt.subplots(figsize=(4, 1.2))
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    ax.axis("off")
+    return figure_png(figure)
+
+
 def predicted_vs_true(predictions: dict[str, pd.DataFrame]) -> bytes:
     """One scatter per model of predicted against true Re on the test split, identity line."""
+    if not predictions:
+        return placeholder("no model predictions available")
     figure, axes = plt.subplots(1, len(predictions), figsize=(3.6 * len(predictions), 3.6), squeeze=False)
     for ax, (name, table) in zip(axes[0], predictions.items()):
         test = table[table["split"] == "test"]
@@ -70,6 +82,8 @@ def predicted_vs_true(predictions: dict[str, pd.DataFrame]) -> bytes:
 
 def learning_curves(histories: dict[str, pd.DataFrame]) -> bytes:
     """Training and validation loss per epoch for each Keras model."""
+    if not histories:
+        return placeholder("no Keras model was trained")
     figure, axes = plt.subplots(1, len(histories), figsize=(3.8 * len(histories), 3.2), squeeze=False)
     for ax, (name, history) in zip(axes[0], histories.items()):
         for column in ("loss", "val_loss"):
@@ -85,3 +99,87 @@ def learning_curves(histories: dict[str, pd.DataFrame]) -> bytes:
 def write_vorticity_gallery(vorticity_path: str | os.PathLike, output_png: str | os.PathLike) -> None:
     with open(output_png, "wb") as handle:
         handle.write(vorticity_gallery(vorticity_path))
+
+
+def class_balance(split_summary: dict) -> bytes:
+    """Samples per Reynolds number in each split, as grouped bars."""
+    per_re = split_summary["counts_per_reynolds"]
+    labels = list(per_re)
+    splits = [name for name in ("train", "val", "test", "gap") if any(per_re[re].get(name, 0) for re in labels)]
+    figure, ax = plt.subplots(figsize=(5.5, 3.2))
+    width = 0.8 / len(splits)
+    for i, split in enumerate(splits):
+        ax.bar(np.arange(len(labels)) + i * width, [per_re[re].get(split, 0) for re in labels], width, label=split)
+    ax.set_xticks(np.arange(len(labels)) + 0.4 - width / 2, labels)
+    ax.set_xlabel("Re")
+    ax.set_ylabel("samples")
+    ax.set_title(f"split: {split_summary['strategy']}")
+    ax.legend()
+    return figure_png(figure)
+
+
+def embedding_scatter(embedding: pd.DataFrame) -> bytes:
+    """The training snapshots in the plane of their first two principal components."""
+    figure, ax = plt.subplots(figsize=(5, 4))
+    for re, group in embedding.groupby("reynolds"):
+        ax.scatter(group["pc1"], group["pc2"], s=5, alpha=0.6, label=f"Re {re:g}")
+    ax.set_xlabel("principal component 1")
+    ax.set_ylabel("principal component 2")
+    ax.legend(markerscale=3)
+    return figure_png(figure)
+
+
+def strouhal_against_reference(flows: list[dict]) -> bytes:
+    """Measured Strouhal numbers with the literature curve and its band."""
+    from karman.physics import STROUHAL_BAND, strouhal_reference
+
+    reynolds = np.array([row["reynolds"] for row in flows])
+    curve = np.geomspace(max(50, reynolds.min() / 1.5), min(1500, reynolds.max() * 1.5), 200)
+    reference = np.array([strouhal_reference(re) for re in curve], dtype=float)
+    figure, ax = plt.subplots(figsize=(5, 3.4))
+    ax.plot(curve, reference, color="0.3", label="2D simulations (Henderson 1997)")
+    ax.fill_between(curve, reference * (1 - STROUHAL_BAND), reference * (1 + STROUHAL_BAND), color="0.85", label=f"±{STROUHAL_BAND:.0%}")
+    measured = [(row["reynolds"], row["strouhal"]["measured"]) for row in flows if row["strouhal"]["measured"] is not None]
+    if measured:
+        ax.scatter(*zip(*measured), color="C3", zorder=3, label="measured")
+    ax.set_xscale("log")
+    ax.set_xlabel("Re")
+    ax.set_ylabel("St = f D / U")
+    ax.legend(fontsize=8)
+    return figure_png(figure)
+
+
+def write_report_figures(outputs: dict[str, str | os.PathLike], *, split_summary: dict, embedding: pd.DataFrame, flows: list[dict],
+                         predictions: dict[str, pd.DataFrame], histories: dict[str, pd.DataFrame]) -> None:
+    """Write the report's figures (PNG) to the paths in `outputs`, one per key."""
+    figures = {
+        "class_balance": lambda: class_balance(split_summary),
+        "embedding": lambda: embedding_scatter(embedding),
+        "strouhal": lambda: strouhal_against_reference(flows),
+        "predicted_vs_true": lambda: predicted_vs_true(predictions),
+        "learning_curves": lambda: learning_curves(histories),
+    }
+    for name, path in outputs.items():
+        with open(path, "wb") as handle:
+            handle.write(figures[name]())
+
+
+def write_report_figures_from_files(outputs: dict[str, str | os.PathLike], *, split_summary: str | os.PathLike, embedding: str | os.PathLike,
+                                    flow_summary: str | os.PathLike, model_dirs: dict[str, str | os.PathLike]) -> None:
+    """The report's figures from the small outputs of earlier stages; models without
+    results are left out of the model figures."""
+    predictions, histories = {}, {}
+    for name, directory in model_dirs.items():
+        directory = Path(directory)
+        if (directory / "predictions.csv").is_file():
+            predictions[name] = pd.read_csv(directory / "predictions.csv")
+        if (directory / "history.csv").is_file():
+            histories[name] = pd.read_csv(directory / "history.csv")
+    write_report_figures(
+        outputs,
+        split_summary=json.loads(Path(split_summary).read_text()),
+        embedding=pd.read_csv(embedding, comment="#"),
+        flows=json.loads(Path(flow_summary).read_text())["flows"],
+        predictions=predictions,
+        histories=histories,
+    )

@@ -1,82 +1,141 @@
-"""The `report` stage: one self-contained HTML page (figures embedded, no network)."""
+"""The `report` stage: one self-contained HTML page (figures embedded, no network).
+
+It reads only the small outputs of earlier stages (JSON, CSV, PNG), never the stores,
+and it renders whatever is there: a model without results gets a row that says so, a
+physics value that was not measured is shown as missing, never as 0.
+"""
 
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
 import json
 import os
 import platform
-from importlib.metadata import version
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 
 from karman import __version__
-from karman.plots import learning_curves, predicted_vs_true
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("karman", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
     undefined=jinja2.StrictUndefined,
 )
+METRIC_KEYS = ("r2", "mae", "rmse")
+FIGURES = ("gallery", "class_balance", "embedding", "strouhal", "predicted_vs_true", "learning_curves")
 
 
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def data_uri(path: str | os.PathLike) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def model_rows(metrics: dict[str, dict]) -> list[dict]:
-    """One row per model with R², MAE, RMSE on val and test (None where missing)."""
+def read_metrics(model_dirs: dict[str, str | os.PathLike]) -> dict[str, dict | None]:
+    """metrics.json of each model, or None for a model that has none (failed or not run)."""
+    found = {}
+    for name, directory in model_dirs.items():
+        path = Path(directory) / "metrics.json"
+        found[name] = json.loads(path.read_text()) if path.is_file() else None
+    return found
+
+
+def model_rows(metrics: dict[str, dict | None]) -> list[dict]:
+    """One row per model: R², MAE, RMSE on val and test (None where missing), and a status."""
     rows = []
     for name, model in metrics.items():
-        row = {"name": name, "type": model["model"]}
+        row = {"name": name, "type": (model or {}).get("model", "?"), "device": (model or {}).get("device"),
+               "status": "ok" if model else "no results (the model failed or was not run)"}
         for split in ("val", "test"):
-            for key in ("r2", "mae", "rmse"):
-                row[f"{split}_{key}"] = model.get(split, {}).get(key)
+            for key in METRIC_KEYS:
+                row[f"{split}_{key}"] = (model or {}).get(split, {}).get(key)
         rows.append(row)
     return rows
 
 
-def software_versions() -> dict[str, str]:
-    names = ("snakemake", "numpy", "xarray", "zarr", "dask", "keras", "scikit-learn", "matplotlib")
-    return {"karman": __version__, "python": platform.python_version(), **{name: version(name) for name in names}}
+def per_reynolds_rows(metrics: dict[str, dict | None]) -> tuple[list[str], list[dict]]:
+    """Test MAE per Reynolds number (columns) for each model (rows)."""
+    reynolds = sorted({re for model in metrics.values() if model for re in model.get("test", {}).get("per_reynolds", {})}, key=float)
+    rows = []
+    for name, model in metrics.items():
+        per_re = (model or {}).get("test", {}).get("per_reynolds", {})
+        rows.append({"name": name, "mae": [per_re.get(re, {}).get("mae") for re in reynolds],
+                     "bias": [per_re.get(re, {}).get("bias") for re in reynolds]})
+    return reynolds, rows
 
 
 def split_comparison(comparison_dirs: dict[str, dict[str, str | os.PathLike]]) -> list[dict]:
-    """Test R² of each model under each compared split strategy, one row per strategy."""
+    """Test R² and MAE of each model under each compared split strategy, one row per strategy.
+
+    R² is undefined (None) when the test split holds a single Reynolds number, as with
+    one held-out Re; the MAE still says how far off the predictions are.
+    """
     rows = []
     for strategy, models in comparison_dirs.items():
-        scores = {name: json.loads((Path(directory) / "metrics.json").read_text()).get("test", {}).get("r2") for name, directory in models.items()}
-        rows.append({"strategy": strategy, "r2": scores})
+        tests = {name: (m or {}).get("test", {}) for name, m in read_metrics(models).items()}
+        rows.append({"strategy": strategy, "models": {name: {"r2": t.get("r2"), "mae": t.get("mae")} for name, t in tests.items()}})
     return rows
 
 
-def render_report(output_html: str | os.PathLike, *, gallery_png: str | os.PathLike, split_summary: str | os.PathLike,
-                  model_dirs: dict[str, str | os.PathLike], config: dict,
-                  comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None) -> None:
+def rule_wall_times(benchmark_dir: str | os.PathLike) -> list[dict]:
+    """Wall time and peak memory of each job from Snakemake's `benchmark:` files (last run)."""
+    rows = []
+    root = Path(benchmark_dir)
+    for path in sorted(root.rglob("*.tsv")):
+        with open(path) as handle:
+            records = list(csv.DictReader(handle, delimiter="\t"))
+        if records:
+            job = path.relative_to(root).with_suffix("")
+            rows.append({"job": str(job), "seconds": float(records[-1]["s"]), "max_rss_mb": records[-1].get("max_rss")})
+    return rows
+
+
+def workflow_revision(workflow_dir: str | os.PathLike) -> dict:
+    """Git commit of the workflow and whether its tree had uncommitted changes."""
+    def git(*args):
+        result = subprocess.run(["git", "-C", os.fspath(workflow_dir), *args], capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
+    return {"commit": commit, "dirty": dirty}
+
+
+def software_versions(backend: str) -> dict[str, str]:
+    names = ("snakemake", "numpy", "xarray", "zarr", "dask", "keras", "scikit-learn", "matplotlib")
+    versions = {"karman": __version__, "python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    versions["Keras backend"] = backend
+    return versions
+
+
+def render_report(output_html: str | os.PathLike, *, figures: dict[str, str | os.PathLike], split_summary: str | os.PathLike,
+                  flow_summary: str | os.PathLike, model_dirs: dict[str, str | os.PathLike], config: dict,
+                  comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None,
+                  benchmark_dir: str | os.PathLike = "benchmarks", workflow_dir: str | os.PathLike = ".") -> None:
     """Render `index.html` from the small outputs of the earlier stages."""
-    metrics, predictions, histories = {}, {}, {}
-    for name, directory in model_dirs.items():
-        directory = Path(directory)
-        metrics[name] = json.loads((directory / "metrics.json").read_text())
-        predictions[name] = pd.read_csv(directory / "predictions.csv")
-        if (directory / "history.csv").exists():
-            histories[name] = pd.read_csv(directory / "history.csv")
-    summary = json.loads(Path(split_summary).read_text())
-    figures = {
-        "gallery": data_uri(Path(gallery_png).read_bytes()),
-        "predicted_vs_true": data_uri(predicted_vs_true(predictions)) if predictions else None,
-        "learning_curves": data_uri(learning_curves(histories)) if histories else None,
-    }
+    metrics = read_metrics(model_dirs)
+    reynolds, per_re = per_reynolds_rows(metrics)
+    flows = json.loads(Path(flow_summary).read_text())["flows"]
     html = TEMPLATES.get_template("report.html.j2").render(
-        figures=figures,
-        summary=summary,
+        figures={name: data_uri(path) for name, path in figures.items()},
+        summary=json.loads(Path(split_summary).read_text()),
+        flows=flows,
         models=model_rows(metrics),
+        per_reynolds={"reynolds": reynolds, "rows": per_re},
         comparison=split_comparison(comparison_dirs or {}),
         config=json.dumps(config, indent=2, sort_keys=True),
-        versions=software_versions(),
+        versions=software_versions(config["training"]["backend"]),
+        revision=workflow_revision(workflow_dir),
+        wall_times=rule_wall_times(benchmark_dir),
+        downloads=[flow for flow in flows if flow.get("sha256")],
         host=platform.node(),
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )

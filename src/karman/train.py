@@ -215,7 +215,12 @@ def train_model(vorticity_path: str | os.PathLike, assignment_csv: str | os.Path
         raise ValueError(f"model type {spec['type']!r} is not supported; allowed: ridge, {', '.join(KERAS_MODELS)}")
     predictions = assignment[["sample", "split"]].assign(true=assignment["reynolds"], predicted=predicted)
     predictions.to_csv(model_dir / "predictions.csv", index=False)
-    metrics = {"model": spec["type"], "spec": spec, **evaluate(predictions)}
+    if spec["type"] == "ridge":
+        device = "CPU (scikit-learn)"
+    else:
+        gpus = gpu_devices(backend)
+        device = f"GPU ({', '.join(gpus)}), Keras backend {backend}" if gpus else f"CPU, Keras backend {backend}"
+    metrics = {"model": spec["type"], "spec": spec, "device": device, **evaluate(predictions)}
     with open(model_dir / "metrics.json", "w") as handle:
         json.dump(metrics, handle, indent=2, sort_keys=True)
     log.info("metrics: %s", {split: {k: metrics[split][k] for k in ("r2", "mae", "rmse")} for split in ("val", "test") if split in metrics})

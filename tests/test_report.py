@@ -1,0 +1,122 @@
+"""The report renders what is there: sections, metrics as in metrics.json, missing values as missing."""
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from karman.physics import strouhal_check, strouhal_reference
+from karman.report import FIGURES, render_report
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+class Tables(HTMLParser):
+    """Rows of every table by id, as lists of cell texts."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tables, self.table, self.row, self.cell = {}, None, None, None
+        self.headings = []
+        self.in_heading = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.table = self.tables.setdefault(attrs.get("id", f"table{len(self.tables)}"), [])
+        elif tag == "tr" and self.table is not None:
+            self.row = []
+            self.table.append(self.row)
+        elif tag in ("td", "th") and self.row is not None:
+            self.cell = ""
+        elif tag in ("h2", "h3"):
+            self.in_heading = True
+            self.headings.append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.row.append(" ".join(self.cell.split()))
+            self.cell = None
+        elif tag == "table":
+            self.table = None
+        elif tag in ("h2", "h3"):
+            self.in_heading = False
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+        if self.in_heading:
+            self.headings[-1] += data
+
+
+def row(table: list[list[str]], first: str) -> list[str]:
+    return next(r for r in table if r and r[0] == first)
+
+
+def test_workflow_report_has_every_section_and_the_metrics_of_metrics_json(tiny_run):
+    html = (tiny_run / "results/report/index.html").read_text()
+    page = Tables(html)
+    for heading in ("Data", "Physics checks", "Models", "Provenance", "Samples per Reynolds number and split", "Test error per Reynolds number"):
+        assert heading in page.headings
+    for name in ("ridge", "mlp", "cnn"):
+        metrics = json.loads((tiny_run / f"results/models/{name}/metrics.json").read_text())
+        cells = row(page.tables["metrics"], name)
+        for i, (split, key, fmt) in enumerate([(s, k, f) for s in ("val", "test") for k, f in (("r2", "%.4f"), ("mae", "%.1f"), ("rmse", "%.1f"))]):
+            assert cells[2 + i] == fmt % metrics[split][key], (name, split, key)
+        per_re = row(page.tables["per-reynolds"], name)
+        for j, re in enumerate(sorted(metrics["test"]["per_reynolds"], key=float)):
+            assert per_re[1 + j] == "%.1f" % metrics["test"]["per_reynolds"][re]["mae"]
+    flows = json.loads((tiny_run / "results/flow/summary.json").read_text())["flows"]
+    physics = page.tables["physics-table"]
+    for flow in flows:
+        cells = row(physics, "%g" % flow["reynolds"])
+        assert cells[3] == ("%.3f" % flow["strouhal"]["measured"] if flow["strouhal"]["measured"] is not None else "missing")
+    assert "wall-times" in page.tables and len(page.tables["wall-times"]) > 5
+
+
+def fixture_inputs(root: Path, flows: list[dict], models: dict[str, dict | None]) -> dict:
+    figures = {}
+    for name in FIGURES:
+        figures[name] = root / f"{name}.png"
+        figures[name].write_bytes(PNG)
+    (root / "split.json").write_text(json.dumps({"strategy": "random", "seed": 0, "n_samples": 4,
+                                                 "counts": {"train": 2, "val": 1, "test": 1, "gap": 0},
+                                                 "counts_per_reynolds": {"300": {"train": 2, "val": 1, "test": 1, "gap": 0}}}))
+    (root / "flow.json").write_text(json.dumps({"flows": flows}))
+    model_dirs = {}
+    for name, metrics in models.items():
+        directory = root / name
+        directory.mkdir()
+        if metrics is not None:
+            (directory / "metrics.json").write_text(json.dumps(metrics))
+        model_dirs[name] = directory
+    return {"figures": figures, "split_summary": root / "split.json", "flow_summary": root / "flow.json", "model_dirs": model_dirs,
+            "config": {"training": {"backend": "tensorflow"}}, "benchmark_dir": root / "no-benchmarks", "workflow_dir": root}
+
+
+def test_a_model_without_results_and_a_missing_physics_value_are_shown_as_such(tmp_path):
+    flows = [{"reynolds": 300.0, "source": "simulate", "snapshots": 10, "strouhal": strouhal_check(300.0, None), "drag_coefficient": None},
+             {"reynolds": 600.0, "source": "simulate", "snapshots": 10, "strouhal": strouhal_check(600.0, 0.5), "drag_coefficient": None}]
+    good = {"model": "ridge", "device": "CPU", "val": {"r2": 0.5, "mae": 1.0, "rmse": 2.0},
+            "test": {"r2": 0.25, "mae": 3.0, "rmse": 4.0, "per_reynolds": {"300": {"mae": 3.0, "bias": -1.0}}}}
+    render_report(tmp_path / "index.html", **fixture_inputs(tmp_path, flows, {"ridge": good, "cnn": None}))
+    page = Tables((tmp_path / "index.html").read_text())
+    assert row(page.tables["metrics"], "cnn")[2] == "no results (the model failed or was not run)"
+    assert row(page.tables["metrics"], "ridge")[2:8] == ["0.5000", "1.0", "2.0", "0.2500", "3.0", "4.0"]
+    assert row(page.tables["per-reynolds"], "cnn")[1] == "missing"
+    missing = row(page.tables["physics-table"], "300")
+    assert missing[3] == "missing" and missing[6] == "cannot check" and missing[7] == "missing"
+    assert "0.000" not in " ".join(missing)
+    assert row(page.tables["physics-table"], "600")[6] == "outside band"
+    assert "not a git checkout" in " ".join(row(page.tables["versions"], "workflow commit"))
+
+
+def test_strouhal_reference_is_henderson_2d_fit():
+    assert strouhal_reference(100) == pytest.approx(0.164, abs=0.002)
+    assert strouhal_reference(200) == pytest.approx(0.197, abs=0.002)
+    assert strouhal_reference(1200) == pytest.approx(0.245, abs=0.002)
+    assert strouhal_reference(20) is None
+    assert strouhal_check(300, 0.21)["within"] is True
+    assert strouhal_check(300, float("nan"))["measured"] is None
