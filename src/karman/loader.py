@@ -10,6 +10,7 @@ from many chunks. A training split that fits in `shuffle_mb` is shuffled complet
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -35,6 +36,7 @@ class SnapshotBatches:
         self.chunk_bounds = bounds
         self.chunk_of_sample = np.searchsorted(bounds, self.samples, side="right") - 1
         self.cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.lock = threading.Lock()
         self.chunks_read = 0
         self.epoch = 0
         self.order = self.epoch_order()
@@ -56,6 +58,10 @@ class SnapshotBatches:
 
     def chunk(self, index: int) -> np.ndarray:
         """One Zarr chunk of snapshots, masked cells as 0, from the cache or the store."""
+        with self.lock:
+            return self._chunk(index)
+
+    def _chunk(self, index: int) -> np.ndarray:
         if index in self.cache:
             self.cache.move_to_end(index)
             return self.cache[index]
@@ -90,7 +96,9 @@ def keras_dataset(keras, batches: SnapshotBatches):
 
     class ZarrSnapshots(keras.utils.PyDataset):
         def __init__(self):
-            super().__init__(workers=1, use_multiprocessing=False)
+            # Two reader threads keep a queue of batches ready while the model trains
+            # (batches keep their order; the chunk cache is shared under a lock).
+            super().__init__(workers=2, use_multiprocessing=False, max_queue_size=16)
 
         def __len__(self):
             return len(batches)
