@@ -21,6 +21,10 @@ include: "rules/train.smk"
 include: "rules/report.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     input:
         "results/report/index.html",
