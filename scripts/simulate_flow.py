@@ -4,4 +4,9 @@ from karman.flow import write_flow
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])
-write_flow(snakemake.output[0], reynolds=snakemake.params.reynolds, flow=json.loads(snakemake.params.flow))
+write_flow(
+    snakemake.output[0],
+    reynolds=snakemake.params.reynolds,
+    flow=json.loads(snakemake.params.flow),
+    checkpoint_every=snakemake.resources.checkpoint_steps,  # how often, not what: no effect on the result
+)

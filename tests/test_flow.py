@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,43 @@ def test_a_single_diverged_cell_is_detected():
     sim.f[:, 3, 5] = np.nan
     with pytest.raises(SimulationDiverged, match="Re=100"):
         sim.check_stable()
+
+
+def test_a_killed_simulation_resumes_from_its_checkpoint_with_the_same_result(tmp_path, monkeypatch, caplog):
+    params = FlowParameters(reynolds=150, **(TINY | {"spinup_time": 8, "sample_time": 4}))
+    uninterrupted = simulate(params)
+    checkpoint = tmp_path / "run.checkpoint.npz"
+
+    class Killed(Exception):
+        pass
+
+    original_step = CylinderFlow.step
+
+    def step_then_die(self):
+        original_step(self)
+        if self.step_count == 170:
+            raise Killed
+
+    monkeypatch.setattr(CylinderFlow, "step", step_then_die)
+    with pytest.raises(Killed):
+        simulate(params, checkpoint=checkpoint, checkpoint_every=50)
+    assert checkpoint.is_file()
+    monkeypatch.setattr(CylinderFlow, "step", original_step)
+    caplog.set_level(logging.INFO, logger="karman")
+    resumed = simulate(params, checkpoint=checkpoint, checkpoint_every=50)
+    assert "resuming from the checkpoint at step 150" in caplog.text
+    np.testing.assert_array_equal(resumed["u"].values, uninterrupted["u"].values)
+    np.testing.assert_array_equal(resumed["v"].values, uninterrupted["v"].values)
+    assert not checkpoint.exists()  # removed once the run is done
+
+
+def test_a_checkpoint_of_other_parameters_is_ignored(tmp_path, caplog):
+    checkpoint = tmp_path / "run.checkpoint.npz"
+    short = dict(TINY | {"spinup_time": 4, "sample_time": 2})
+    sim = CylinderFlow(FlowParameters(reynolds=150, **short))
+    from karman.flow import save_checkpoint
+
+    save_checkpoint(checkpoint, FlowParameters(reynolds=150, **short), sim, 0, np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros(1))
+    caplog.set_level(logging.INFO, logger="karman")
+    simulate(FlowParameters(reynolds=300, **short), checkpoint=checkpoint)
+    assert "belongs to other parameters" in caplog.text and "resuming" not in caplog.text

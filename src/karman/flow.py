@@ -13,11 +13,13 @@ in units of the inflow speed U.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -223,8 +225,42 @@ def strouhal_number(lift_signal: np.ndarray, times: np.ndarray) -> float:
     return float(freqs[peak])
 
 
-def simulate(params: FlowParameters, progress_every: float = 10.0) -> xr.Dataset:
-    """Run the simulation and return the flow dataset (the `flow` stage contract)."""
+def save_checkpoint(path: Path, params: FlowParameters, sim: CylinderFlow, sample: int, u: np.ndarray, v: np.ndarray, steps: np.ndarray) -> None:
+    """The whole state of a run, written atomically (plain arrays, no pickle)."""
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez(partial, parameters=np.array(json.dumps(asdict(params), sort_keys=True)), f=sim.f, step_count=np.array(sim.step_count),
+             sample=np.array(sample), u=u[:sample], v=v[:sample], steps=steps[:sample])
+    os.replace(partial, path)
+
+
+def load_checkpoint(path: Path, params: FlowParameters, sim: CylinderFlow, u: np.ndarray, v: np.ndarray, steps: np.ndarray) -> int:
+    """Restore a run from `path` if it holds a run of the same parameters; return the samples done."""
+    if not path.is_file():
+        return 0
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if str(saved["parameters"]) != json.dumps(asdict(params), sort_keys=True):
+                log.warning("ignoring checkpoint %s: it belongs to other parameters", path)
+                return 0
+            sample = int(saved["sample"])
+            sim.f = saved["f"].copy()
+            sim.step_count = int(saved["step_count"])
+            u[:sample], v[:sample], steps[:sample] = saved["u"], saved["v"], saved["steps"]
+    except (OSError, ValueError, KeyError) as error:
+        log.warning("ignoring unreadable checkpoint %s (%s)", path, error)
+        return 0
+    log.info("Re=%g: resuming from the checkpoint at step %d (%d snapshots done)", params.reynolds, sim.step_count, sample)
+    return sample
+
+
+def simulate(params: FlowParameters, progress_every: float = 10.0, checkpoint: str | os.PathLike | None = None,
+             checkpoint_every: int = 2000) -> xr.Dataset:
+    """Run the simulation and return the flow dataset (the `flow` stage contract).
+
+    With `checkpoint`, the state is saved there every `checkpoint_every` steps, a run that
+    finds a checkpoint of the same parameters resumes from it (with the same result as an
+    uninterrupted run), and the checkpoint is removed once the run is done.
+    """
     sim = CylinderFlow(params)
     total = params.spinup_steps + params.n_samples * params.sample_every
     log.info(
@@ -235,9 +271,11 @@ def simulate(params: FlowParameters, progress_every: float = 10.0) -> xr.Dataset
     u = np.empty((params.n_samples, params.ny, params.nx), dtype=np.float32)
     v = np.empty_like(u)
     steps = np.empty(params.n_samples, dtype=np.int64)
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    sample = load_checkpoint(checkpoint, params, sim, u, v, steps) if checkpoint else 0
+    first_step = sim.step_count
     start = last_report = time.perf_counter()
     check_every = 100
-    sample = 0
     while sample < params.n_samples:
         sim.step()
         if sim.step_count % check_every == 0:
@@ -247,9 +285,11 @@ def simulate(params: FlowParameters, progress_every: float = 10.0) -> xr.Dataset
             u[sample], v[sample] = ux, uy
             steps[sample] = sim.step_count
             sample += 1
+        if checkpoint and sim.step_count % checkpoint_every == 0:
+            save_checkpoint(checkpoint, params, sim, sample, u, v, steps)
         now = time.perf_counter()
         if now - last_report > progress_every:
-            rate = sim.step_count / (now - start)
+            rate = (sim.step_count - first_step) / (now - start)
             log.info(
                 "Re=%g: step %d/%d, %.1f MLUPS, %.0f s left",
                 params.reynolds, sim.step_count, total, rate * params.nx * params.ny / 1e6, (total - sim.step_count) / rate,
@@ -257,8 +297,12 @@ def simulate(params: FlowParameters, progress_every: float = 10.0) -> xr.Dataset
             last_report = now
     sim.check_stable()
     elapsed = time.perf_counter() - start
-    log.info("Re=%g: done in %.1f s (%.1f MLUPS)", params.reynolds, elapsed, total * params.nx * params.ny / elapsed / 1e6)
-    return to_dataset(params, u, v, steps, sim.mask)
+    done = sim.step_count - first_step
+    log.info("Re=%g: done in %.1f s (%.1f MLUPS)", params.reynolds, elapsed, done * params.nx * params.ny / max(elapsed, 1e-9) / 1e6)
+    dataset = to_dataset(params, u, v, steps, sim.mask)
+    if checkpoint:
+        checkpoint.unlink(missing_ok=True)
+    return dataset
 
 
 def to_dataset(params: FlowParameters, u: np.ndarray, v: np.ndarray, steps: np.ndarray, mask: np.ndarray) -> xr.Dataset:
@@ -297,9 +341,13 @@ def to_dataset(params: FlowParameters, u: np.ndarray, v: np.ndarray, steps: np.n
     )
 
 
-def write_flow(output: str | os.PathLike, *, reynolds: float, flow: dict) -> None:
+def write_flow(output: str | os.PathLike, *, reynolds: float, flow: dict, checkpoint_every: int = 2000) -> None:
     """The `flow` stage for `source: simulate`: run the solver, write the store."""
     settings = {key: value for key, value in flow.items() if key != "source"}
-    dataset = simulate(FlowParameters(reynolds=reynolds, **settings))
+    output = Path(output)
+    # The checkpoint lives beside the store, so that a killed job resumes where it stopped.
+    checkpoint = output.with_name(f".{output.name}.checkpoint.npz")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    dataset = simulate(FlowParameters(reynolds=reynolds, **settings), checkpoint=checkpoint, checkpoint_every=checkpoint_every)
     write_store(dataset, output, chunks={"time": 32}, check=lambda path, name: check_store(path, "flow", name))
     log.info("wrote %s (St = %.3f)", output, dataset.attrs["strouhal"])

@@ -1,0 +1,168 @@
+"""Reruns redo exactly what changed, the output cache is shared, and kills lose nothing."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, snakemake, write_config
+from karman.stores import open_store
+
+pytestmark = pytest.mark.workflow
+
+RERUN_CONFIG = TINY_CONFIG | {
+    "reynolds": [150, 300],
+    "split": {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 1},
+    "models": {name: spec for name, spec in TINY_CONFIG["models"].items() if name in ("ridge", "mlp")},
+}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("base")
+    write_config(workdir, RERUN_CONFIG)
+    snakemake(workdir, "--cores", "2")
+    return workdir
+
+
+def copy_of(base, tmp_path, name="run"):
+    target = tmp_path / name
+    shutil.copytree(base, target, symlinks=True)
+    return target
+
+
+def planned(workdir, *args, env=None) -> dict[str, int]:
+    """Jobs per rule that a dry run would execute."""
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", "--dry-run", *args],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    if "Nothing to be done" in result.stdout + result.stderr:
+        return {}
+    table = result.stdout[result.stdout.index("Job stats:"):].split("\n\n")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m.group(1) != "total"}
+
+
+def edit_config(workdir, change):
+    config = json.loads(json.dumps(RERUN_CONFIG))
+    change(config)
+    write_config(workdir, config)
+
+
+def test_nothing_changed_nothing_to_do(base):
+    assert planned(base) == {}
+
+
+def test_a_training_setting_reruns_only_that_model_and_the_report(base, tmp_path):
+    run = copy_of(base, tmp_path)
+    edit_config(run, lambda c: c["models"]["mlp"].update(epochs=4))
+    assert planned(run) == {"train_network": 1, "plot_report_figures": 1, "render_report": 1, "all": 1}
+
+
+def test_a_crop_reruns_fields_and_after_but_not_the_flow(base, tmp_path):
+    run = copy_of(base, tmp_path)
+    edit_config(run, lambda c: c["fields"]["crop"].update(x=[0.0, 4.0]))
+    jobs = planned(run)
+    assert "simulate_flow" not in jobs and "summarise_flow" not in jobs
+    assert {"compute_vorticity", "make_split", "train_baseline", "train_network", "render_report"} <= set(jobs)
+
+
+def test_a_new_reynolds_number_adds_one_simulation(base, tmp_path):
+    run = copy_of(base, tmp_path)
+    edit_config(run, lambda c: c.update(reynolds=[150, 300, 450]))
+    assert planned(run)["simulate_flow"] == 1
+
+
+def test_library_code_reruns_the_rules_that_use_it(base, tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(REPO / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    assert planned(base, env=env) == {}  # the same code elsewhere: same digest
+    train = source / "karman/train.py"
+    train.write_text(train.read_text() + "\n# a change\n")
+    jobs = planned(base, env=env)
+    assert jobs == {"train_baseline": 1, "train_network": 1, "plot_report_figures": 1, "render_report": 1, "all": 1}
+
+
+def store_bytes(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".snakemake_timestamp"}
+
+
+def test_same_config_from_scratch_gives_the_same_bytes_and_metrics(base, tmp_path):
+    again = tmp_path / "again"
+    write_config(again, RERUN_CONFIG)
+    snakemake(again, "--cores", "2")
+    for store in ("results/flow/re150.zarr", "results/flow/re300.zarr", "results/fields/vorticity.zarr"):
+        assert store_bytes(again / store) == store_bytes(base / store), store
+    for model in ("ridge", "mlp"):
+        first = json.loads((base / f"results/models/{model}/metrics.json").read_text())
+        second = json.loads((again / f"results/models/{model}/metrics.json").read_text())
+        assert first == second
+
+
+def test_a_second_workflow_reuses_the_cached_simulations(tmp_path):
+    (tmp_path / "cache").mkdir()
+    env = {**os.environ, "SNAKEMAKE_OUTPUT_CACHE": str(tmp_path / "cache")}
+    target = ["results/flow/re150.zarr", "results/flow/re300.zarr"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    for workdir in (first, second):
+        write_config(workdir, RERUN_CONFIG)
+    subprocess.run([*SNAKEMAKE, "-d", str(first), "--cores", "2", "--cache", *target], env=env, check=True, capture_output=True, timeout=600)
+    result = subprocess.run([*SNAKEMAKE, "-d", str(second), "--cores", "2", "--cache", *target], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for re_ in (150, 300):
+        assert f"results/flow/re{re_}.zarr" in result.stderr and "from cache" in result.stderr
+        assert not (second / f"logs/simulate_flow/re{re_}.log").exists() or "done in" not in (second / f"logs/simulate_flow/re{re_}.log").read_text()
+        np.testing.assert_array_equal(open_store(second / f"results/flow/re{re_}.zarr")["u"].values,
+                                      open_store(first / f"results/flow/re{re_}.zarr")["u"].values)
+
+
+def start(workdir, *args):
+    return subprocess.Popen([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_when(process, condition, timeout=300):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "the condition to kill never came"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_a_simulation_killed_midway_resumes_and_gives_the_same_store(tmp_path):
+    slow = RERUN_CONFIG | {"flow": RERUN_CONFIG["flow"] | {"diameter_cells": 10, "domain_length": 16, "domain_height": 6, "spinup_time": 30}}
+    target = ["results/flow/re150.zarr", "--set-resources", "simulate_flow:checkpoint_steps=200"]
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    for workdir in (killed, clean):
+        write_config(workdir, slow)
+    checkpoint = killed / "results/flow/.re150.zarr.checkpoint.npz"
+    kill_when(start(killed, *target), checkpoint.exists)
+    assert not (killed / "results/flow/re150.zarr").exists()  # nothing half-written passes as the store
+    snakemake(killed, "--unlock")
+    snakemake(killed, "--cores", "2", "--rerun-incomplete", *target)
+    assert "resuming from the checkpoint" in (killed / "logs/simulate_flow/re150.log").read_text()
+    snakemake(clean, "--cores", "2", *target)
+    assert store_bytes(killed / "results/flow/re150.zarr") == store_bytes(clean / "results/flow/re150.zarr")
+
+
+def test_training_killed_midway_completes_with_the_same_metrics(base, tmp_path):
+    killed = copy_of(base, tmp_path, "killed")
+    clean = copy_of(base, tmp_path, "clean")
+    for workdir in (killed, clean):
+        edit_config(workdir, lambda c: c["models"]["mlp"].update(epochs=40, patience=40))
+    log = killed / "logs/train_network/mlp.log"
+    kill_when(start(killed), lambda: log.exists() and "epoch 2/" in log.read_text())
+    snakemake(killed, "--unlock")
+    snakemake(killed, "--cores", "2", "--rerun-incomplete")
+    snakemake(clean, "--cores", "2")
+    first = json.loads((killed / "results/models/mlp/metrics.json").read_text())
+    second = json.loads((clean / "results/models/mlp/metrics.json").read_text())
+    assert first == second
