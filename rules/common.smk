@@ -1,5 +1,6 @@
 # Helpers shared by the rules: targets, input functions, canonical params.
 from karman.config import check_config
+from karman.split import settings_for
 from karman.workflow import canonical, code_digest
 
 
@@ -41,8 +42,12 @@ def gpus_for_model(wildcards):
     return 0 if MODELS[wildcards.model]["type"] == "ridge" else GPUS_PER_NETWORK
 
 
+def split_settings(wildcards):
+    return canonical(settings_for(config["split"], config["split"]["strategy"]))
+
+
 def comparison_split_settings(wildcards):
-    return canonical(config["split"] | {"strategy": wildcards.strategy})
+    return canonical(settings_for(config["split"], wildcards.strategy))
 
 
 def comparison_model_dirs(wildcards=None):

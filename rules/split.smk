@@ -9,7 +9,7 @@ rule make_split:
     benchmark:
         "benchmarks/make_split.tsv"
     params:
-        split=canonical(config["split"]),
+        split=split_settings,
         code=code_digest("karman.split"),
     threads: 1
     resources:

@@ -64,6 +64,12 @@ def test_a_training_setting_reruns_only_that_model_and_the_report(base, tmp_path
     assert planned(run) == {"train_network": 1, "plot_report_figures": 1, "render_report": 1, "all": 1}
 
 
+def test_a_compared_strategy_trains_only_its_own_models(base, tmp_path):
+    run = copy_of(base, tmp_path)
+    edit_config(run, lambda c: c["split"].update(compare=["blocked"], gap=2))
+    assert planned(run) == {"make_comparison_split": 1, "train_comparison_model": 2, "render_report": 1, "all": 1}
+
+
 def test_a_crop_reruns_fields_and_after_but_not_the_flow(base, tmp_path):
     run = copy_of(base, tmp_path)
     edit_config(run, lambda c: c["fields"]["crop"].update(x=[0.0, 4.0]))

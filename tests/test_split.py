@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from karman.split import assign, random_split, summarize
+from karman.split import assign, random_split, settings_for, summarize
 
 FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 RANDOM = {"strategy": "random", "fractions": FRACTIONS, "seed": 0}
@@ -96,3 +96,10 @@ def test_holdout_split_has_no_held_out_reynolds_number_in_train_or_val():
     assert abs((train_val["split"] == "val").mean() - 0.1 / 0.8) < 0.01
     with pytest.raises(ValueError, match=r"split.holdout_reynolds \[950\].*not in the data: \[950"):
         assign(time_series(), settings | {"holdout_reynolds": [950]})
+
+
+def test_a_split_depends_only_on_its_own_keys():
+    config = {"strategy": "random", "fractions": FRACTIONS, "seed": 3, "blocks": 10, "gap": 5, "holdout_reynolds": [900], "compare": ["blocked"]}
+    assert settings_for(config, "random") == {"strategy": "random", "fractions": FRACTIONS, "seed": 3}
+    assert settings_for(config, "blocked") == {"strategy": "blocked", "fractions": FRACTIONS, "seed": 3, "blocks": 10, "gap": 5}
+    assert settings_for(config, "holdout-re")["holdout_reynolds"] == [900]

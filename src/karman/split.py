@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 GAP = "gap"
-STRATEGIES = ("random", "blocked", "holdout-re")
 
 
 def check_fractions(fractions: dict[str, float]) -> None:
@@ -96,6 +95,19 @@ def holdout_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int,
     return label(len(samples), parts | {"test": np.flatnonzero(held_out)})
 
 
+STRATEGY_KEYS = {"random": (), "blocked": ("blocks", "gap"), "holdout-re": ("holdout_reynolds",)}
+
+
+def settings_for(split_config: dict, strategy: str) -> dict:
+    """The keys of the config's `split` section that a split with `strategy` depends on.
+
+    Used as the split rules' params, so that a key another strategy reads (or the list of
+    compared strategies) does not rerun this split and everything after it.
+    """
+    keys = ("fractions", "seed", *STRATEGY_KEYS[strategy])
+    return {"strategy": strategy, **{key: split_config[key] for key in keys}}
+
+
 def assign(samples: pd.DataFrame, settings: dict) -> pd.DataFrame:
     """Add a `split` column to a table of samples (columns sample, reynolds, time).
 
@@ -111,7 +123,7 @@ def assign(samples: pd.DataFrame, settings: dict) -> pd.DataFrame:
     elif strategy == "holdout-re":
         labels = holdout_split(samples, fractions, seed, [float(r) for r in settings["holdout_reynolds"]])
     else:
-        raise ValueError(f"split.strategy {strategy!r} is not supported; allowed: {', '.join(STRATEGIES)}")
+        raise ValueError(f"split.strategy {strategy!r} is not supported; allowed: {', '.join(STRATEGY_KEYS)}")
     return samples.assign(split=labels)
 
 
