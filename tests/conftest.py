@@ -1,6 +1,7 @@
 """Shared test set-up: the CPU, and the real workflow run once on a tiny configuration."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,17 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
+
+
+def planned(workdir, *args, env=None) -> dict[str, int]:
+    """Jobs per rule that a dry run would execute."""
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", "--dry-run", *args],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    if "Nothing to be done" in result.stdout + result.stderr:
+        return {}
+    table = result.stdout[result.stdout.index("Job stats:"):].split("\n\n")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m.group(1) != "total"}
 
 
 def write_config(workdir: Path, config: dict) -> None:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -11,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, SNAKEMAKE, TINY_CONFIG, snakemake, write_config
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, planned, snakemake, write_config
 from karman.stores import open_store
 
 pytestmark = pytest.mark.workflow
@@ -35,17 +34,6 @@ def copy_of(base, tmp_path, name="run"):
     target = tmp_path / name
     shutil.copytree(base, target, symlinks=True)
     return target
-
-
-def planned(workdir, *args, env=None) -> dict[str, int]:
-    """Jobs per rule that a dry run would execute."""
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", "--dry-run", *args],
-                            capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    if "Nothing to be done" in result.stdout + result.stderr:
-        return {}
-    table = result.stdout[result.stdout.index("Job stats:"):].split("\n\n")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m.group(1) != "total"}
 
 
 def edit_config(workdir, change):
