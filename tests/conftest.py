@@ -32,6 +32,15 @@ TINY_CONFIG = {
 }
 
 
+def small_config(*models: str) -> dict:
+    """TINY_CONFIG cut down to two Reynolds numbers, a random split and the named models."""
+    return TINY_CONFIG | {
+        "reynolds": [150, 300],
+        "split": {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 1},
+        "models": {name: TINY_CONFIG["models"][name] for name in models},
+    }
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the workflow in `workdir` (which holds its config.yaml)."""
     result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, timeout=900)

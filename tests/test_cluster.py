@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE, TINY_CONFIG, snakemake, write_config
+from conftest import REPO, SNAKEMAKE, small_config, snakemake, write_config
 from karman.stores import open_store
 
 LOCAL_CLUSTER = REPO / "profiles/slurm/local"
@@ -26,11 +26,7 @@ pytestmark = [
     pytest.mark.skipif(not HAVE_SLURM and not os.environ.get("CI"), reason="needs root and Debian's slurmctld, slurmd, munge (installed by .ci/run)"),
 ]
 
-CLUSTER_CONFIG = TINY_CONFIG | {
-    "reynolds": [150, 300],
-    "split": {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 1},
-    "models": {name: spec for name, spec in TINY_CONFIG["models"].items() if name in ("ridge", "cnn")},
-}
+CLUSTER_CONFIG = small_config("ridge", "cnn")
 
 
 @pytest.fixture(scope="module")

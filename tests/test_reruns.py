@@ -10,16 +10,12 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, SNAKEMAKE, TINY_CONFIG, planned, snakemake, write_config
+from conftest import REPO, SNAKEMAKE, planned, small_config, snakemake, write_config
 from karman.stores import open_store
 
 pytestmark = pytest.mark.workflow
 
-RERUN_CONFIG = TINY_CONFIG | {
-    "reynolds": [150, 300],
-    "split": {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 1},
-    "models": {name: spec for name, spec in TINY_CONFIG["models"].items() if name in ("ridge", "mlp")},
-}
+RERUN_CONFIG = small_config("ridge", "mlp")
 
 
 @pytest.fixture(scope="module")

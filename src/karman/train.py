@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import dask
@@ -171,8 +172,14 @@ def fit_keras(spec: dict, field: xr.DataArray, assignment: pd.DataFrame, model_d
         return SnapshotBatches(field, samples, reynolds[samples], batch_size, shuffle=shuffle, seed=spec["seed"], flatten=flatten, shuffle_mb=shuffle_mb)
 
     class LogProgress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
         def on_epoch_end(self, epoch, logs=None):
-            log.info("epoch %d/%d: %s", epoch + 1, spec["epochs"], ", ".join(f"{k}={v:.4g}" for k, v in (logs or {}).items()))
+            seconds = time.perf_counter() - self.started
+            losses = ", ".join(f"{k}={v:.4g}" for k, v in (logs or {}).items())
+            log.info("epoch %d/%d: %s (%.1f s/epoch, at most %.0f s left)", epoch + 1, spec["epochs"], losses, seconds,
+                     seconds * (spec["epochs"] - epoch - 1))
 
     callbacks = [LogProgress(), keras.callbacks.CSVLogger(os.fspath(model_dir / "history.csv"))]
     validation = None
