@@ -4,13 +4,14 @@ from karman.train import train_model
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])
+# The baseline rule has no Keras settings: pass only what the rule declares, so that the
+# defaults live in one place, karman.train.train_model.
+keras_settings = {name: snakemake.params[name] for name in ("backend", "gpu", "shuffle_mb") if name in snakemake.params.keys()}
 train_model(
     snakemake.input.fields,
     snakemake.input.assignment,
     snakemake.params.model_dir,
     spec=json.loads(snakemake.params.spec),
-    backend=snakemake.params.get("backend", "tensorflow"),
-    gpu=snakemake.params.get("gpu", False),
-    shuffle_mb=snakemake.params.get("shuffle_mb", 256),
     threads=snakemake.threads,
+    **keras_settings,
 )
