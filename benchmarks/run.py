@@ -116,13 +116,77 @@ def bench_fields_throughput(scratch: Path, repeats: int) -> None:
           f"with 2 threads, numpy differentiates arrays already loaded, 1 thread)")
 
 
+# A float32 D2Q9 update reads and writes nine populations: 2 x 9 x 4 bytes at least.
+BYTES_PER_UPDATE = 72
+FLOW_GRID = (1600, 400)  # (nx, ny): 46 MB of populations per array, out of a 32 MiB last-level cache
+
+
+def roll_bgk_step(f: np.ndarray, omega: float, cx: np.ndarray, cy: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The floor: a plain np.roll D2Q9 BGK step (periodic, no obstacle), as textbooks write it."""
+    rho = f.sum(axis=0)
+    ux = np.tensordot(cx, f, axes=1) / rho
+    uy = np.tensordot(cy, f, axes=1) / rho
+    usq = 1.5 * (ux * ux + uy * uy)
+    for i in range(9):
+        cu = 3.0 * (cx[i] * ux + cy[i] * uy)
+        f[i] -= omega * (f[i] - w[i] * rho * (1.0 + cu + 0.5 * cu * cu - usq))
+        f[i] = np.roll(f[i], (cy[i], cx[i]), axis=(0, 1))
+    return f
+
+
+def stream_copy_bandwidth(repeats: int, megabytes: int = 512) -> float:
+    """Bytes per second of a STREAM-like copy (read + write) of arrays far beyond the caches."""
+    a = np.ones(megabytes * 2**20 // 4, dtype=np.float32)
+    b = np.empty_like(a)
+    seconds = median_seconds(lambda: np.copyto(b, a), max(repeats, 5))
+    return 2 * a.nbytes / seconds
+
+
 def bench_flow_mlups(scratch: Path, repeats: int) -> None:
-    """Lattice updates per second of the numpy solver on the default grid."""
-    sim = CylinderFlow(FlowParameters(reynolds=300))
-    steps = 100
-    seconds = median_seconds(lambda: [sim.step() for _ in range(steps)], repeats)
-    p = sim.params
-    print(f"flow-numpy: {steps * p.nx * p.ny / seconds / 1e6:.1f}x MLUPS over 1 MLUPS (numpy solver, {p.nx}x{p.ny} grid, 1 thread)")
+    """MLUPS of karman's CPU backend against the np.roll floor and the memory-bandwidth bound, one run."""
+    import os
+
+    from karman.flow import configure_threads
+
+    threads = len(os.sched_getaffinity(0))
+    configure_threads(threads)
+    nx, ny = FLOW_GRID
+    params = FlowParameters(reynolds=300, diameter_cells=ny / 10, domain_length=nx / (ny / 10), domain_height=10)
+    sim = CylinderFlow(params)
+    sim.run(20)  # warm up: first touch of the pages, OpenMP start-up
+    steps = 200
+    karman = steps * params.nx * params.ny / median_seconds(lambda: sim.run(steps), repeats) / 1e6
+
+    cx = np.array([0, 1, 0, -1, 0, 1, -1, -1, 1])
+    cy = np.array([0, 0, 1, 0, -1, 1, 1, -1, -1])
+    w = np.array([4 / 9] + [1 / 9] * 4 + [1 / 36] * 4, dtype=np.float32)
+    f = np.ones((9, ny, nx), dtype=np.float32) * w[:, None, None]
+    floor_steps = 5
+    floor = floor_steps * nx * ny / median_seconds(lambda: [roll_bgk_step(f, 1.8, cx, cy, w) for _ in range(floor_steps)], repeats) / 1e6
+
+    bandwidth = stream_copy_bandwidth(repeats)
+    bound = bandwidth / BYTES_PER_UPDATE / 1e6
+    print(f"flow-mlups-floor: {karman / floor:.1f}x karman cpu backend over np.roll D2Q9 BGK "
+          f"({karman:.0f} vs {floor:.1f} MLUPS, float32, {nx}x{ny} grid, {threads} threads vs 1)")
+    print(f"flow-mlups-bound: {karman / bound:.2f}x karman cpu backend over the memory-bandwidth bound "
+          f"({karman:.0f} vs {bound:.0f} MLUPS = {bandwidth / 1e9:.1f} GB/s STREAM-like copy / {BYTES_PER_UPDATE} B per update)")
+
+
+def bench_flow_validation(scratch: Path, repeats: int) -> None:
+    """Grid convergence of the validation cases: St and c_D at three resolutions, against the literature."""
+    import os
+
+    from karman.flow import configure_threads
+    from karman.validation import CASES, deviation, validate
+
+    configure_threads(len(os.sched_getaffinity(0)))
+    for name, case in CASES.items():
+        base = case.parameters.diameter_cells
+        for factor in (0.5, 1.0, 1.5):
+            for row in validate([name], diameter_cells=base * factor):
+                print(f"flow-validation {name} D={row['diameter_cells']:g} {row['quantity']}: {row['value'] / (0.5 * (row['low'] + row['high'])):.3f}x "
+                      f"karman over reference ({row['value']:.4f} vs [{row['low']:.4f}, {row['high']:.4f}], {deviation(row):+.1%}, "
+                      f"{'inside' if row['passed'] else 'outside'} the interval; grid {row['grid']}, {row['seconds']:.0f} s; {row['source']})")
 
 
 def synthetic_vorticity_store(path: Path, n_samples: int, shape=(64, 64)) -> Path:
@@ -202,7 +266,8 @@ def bench_learning_splits(scratch: Path, repeats: int) -> None:
 BENCHMARKS = {
     "fields-memory": bench_fields_memory,
     "fields-throughput": bench_fields_throughput,
-    "flow-numpy": bench_flow_mlups,
+    "flow-mlups": bench_flow_mlups,
+    "flow-validation": bench_flow_validation,
     "train-streaming": bench_train_streaming,
     "learning-splits": bench_learning_splits,
 }

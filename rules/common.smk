@@ -7,11 +7,18 @@ from karman.workflow import canonical, code_digest
 check_config(config)
 
 REYNOLDS = sorted(config["reynolds"])
+# The solver validation runs with the simulator, unless switched off (flow.validate).
+FLOW_VALIDATION = ["results/flow/validation.json"] if config["flow"]["source"] == "simulate" and config["flow"]["validate"] else []
 MODELS = config["models"]
 BASELINE_MODELS = sorted(name for name, spec in MODELS.items() if spec["type"] == "ridge")
 NETWORK_MODELS = sorted(name for name, spec in MODELS.items() if spec["type"] != "ridge")
 GPUS_PER_NETWORK = 1 if config["training"]["gpu"] else 0
 COMPARED_SPLITS = config["split"]["compare"]
+# flow.source: download — files by Reynolds number (YAML may give the keys as numbers), and
+# the settings shared by all of them (format, geometry, scales).
+DOWNLOADS = config["flow"].get("download", {})
+DOWNLOAD_FILES = {str(reynolds): entry for reynolds, entry in DOWNLOADS.get("files", {}).items()}
+DOWNLOAD_SETTINGS = {key: value for key, value in DOWNLOADS.items() if key != "files"}
 
 
 def name_pattern(names):
@@ -25,6 +32,14 @@ def flow_stores(wildcards=None):
 
 def reynolds_number(wildcards):
     return int(wildcards.re)
+
+
+def download_url(wildcards):
+    return DOWNLOAD_FILES[wildcards.re]["url"]
+
+
+def download_sha256(wildcards):
+    return DOWNLOAD_FILES[wildcards.re]["sha256"]
 
 
 def model_spec(wildcards):

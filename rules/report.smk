@@ -37,6 +37,7 @@ rule render_report:
         learning_curves="results/report/figures/learning_curves.png",
         split_summary="results/split/summary.json",
         flow_summary="results/flow/summary.json",
+        validation=FLOW_VALIDATION,
         models=all_model_files,
         comparison=comparison_model_dirs,
     output:

@@ -1,9 +1,10 @@
 import json
 
-from karman.flow import write_flow
+from karman.flow import configure_threads, write_flow
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])
+configure_threads(snakemake.threads)
 write_flow(
     snakemake.output[0],
     reynolds=snakemake.params.reynolds,

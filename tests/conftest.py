@@ -20,7 +20,7 @@ KERAS_TINY = {"epochs": 3, "patience": 2, "batch_size": 8}
 TINY_CONFIG = {
     "reynolds": [150, 300, 450],
     "flow": {"diameter_cells": 6, "domain_length": 12, "domain_height": 6, "cylinder_x": 3,
-             "spinup_time": 12, "sample_time": 6, "sample_interval": 0.5},
+             "spinup_time": 12, "sample_time": 6, "sample_interval": 0.5, "validate": False},
     "fields": {"crop": {"x": [-0.5, 4.5], "y": [-2, 2]}, "downsample": {"factor": 2, "method": "mean"}, "sample_chunk": 5},
     "split": {"strategy": "blocked", "blocks": 4, "gap": 1, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 1,
               "compare": ["random", "holdout-re"], "holdout_reynolds": [300]},

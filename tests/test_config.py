@@ -1,5 +1,6 @@
 """The configuration is validated, with defaults filled in, before any job runs."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,8 @@ def test_schema_fills_defaults_down_to_each_model():
 @pytest.mark.parametrize("config, key", [
     ({"reynolds": [300]}, "reynolds"),
     ({"reynolds": [300, "fast"]}, "reynolds"),
-    ({"flow": {"inflow_velocity": 0.5}}, "inflow_velocity"),
+    ({"flow": {"mach": 0.5}}, "mach"),
+    ({"flow": {"collision": "bgk"}}, "collision"),
     ({"flow": {"grid": 3}}, "grid"),
     ({"split": {"strategy": "kfold"}}, "strategy"),
     ({"models": {"mlp": {"type": "mlp", "filters": [3]}}}, "filters"),
@@ -66,12 +68,83 @@ def test_inconsistent_values_are_rejected_naming_the_key(change, message):
 
 
 def test_snakemake_stops_before_any_job_and_names_the_key(tmp_path):
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"reynolds": [300, 600], "flow": {"inflow_velocity": 0.9}}))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"reynolds": [300, 600], "flow": {"mach": 0.9}}))
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1"],
         capture_output=True, text=True, timeout=300,
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "inflow_velocity" in output and "0.2" in output, output  # the key and the allowed maximum
+    assert "mach" in output and "0.3" in output, output  # the key and the allowed maximum
     assert not (tmp_path / "results").exists()
+
+
+HEX = "0123456789abcdef" * 4
+
+
+def download_config(files: dict, **settings) -> dict:
+    return {"flow": {"source": "download", "download": {"files": files, **settings}}}
+
+
+def test_download_settings_take_the_course_defaults():
+    config = validated(download_config({300: {"url": "https://example.org/a.npz", "sha256": HEX}}))
+    download = config["flow"]["download"]
+    assert download["format"] == "course" and download["diameter_cells"] == 6.4 and download["frame_interval"] == 0.0625
+    assert "download" not in validated({})["flow"]  # absent unless written
+
+
+def test_course_data_example_is_valid_once_checksums_are_filled_in():
+    text = (REPO / "config/course-data.yaml").read_text()
+    with pytest.raises(Exception, match=r"sha256"):  # the placeholders are rejected, naming the key
+        validated(yaml.safe_load(text))
+    filled = re.sub(r"FILL-IN\S*", HEX, text)
+    config = validated(yaml.safe_load(filled))
+    check_config(config)
+    assert config["flow"]["source"] == "download"
+    assert sorted(config["flow"]["download"]["files"]) == config["reynolds"] == [300, 600, 900, 1200]
+
+
+@pytest.mark.parametrize("config, key", [
+    (download_config({300: {"url": "https://example.org/a.npz", "sha256": "FILL-IN"}}), "sha256"),
+    (download_config({300: {"url": "https://example.org/a.npz", "sha256": HEX.upper()}}), "sha256"),
+    (download_config({300: {"url": "example.org/a.npz", "sha256": HEX}}), "url"),
+    (download_config({300: {"url": "https://example.org/a.npz"}}), "sha256"),
+    (download_config({"re300": {"url": "https://example.org/a.npz", "sha256": HEX}}), "re300"),
+    (download_config({}, format="pickle"), "format"),
+    (download_config({}, cadence=2), "cadence"),
+])
+def test_bad_download_values_are_rejected_naming_the_key(config, key):
+    with pytest.raises(Exception, match=key):
+        validated(config)
+
+
+@pytest.mark.parametrize("files", [{300: {}}, {"300": {}}, {}])
+def test_every_reynolds_number_needs_a_file_to_download(files):
+    files = {re: {"url": "https://example.org/a.npz", "sha256": HEX} for re in files}
+    config = validated({"reynolds": [300, 600, 900]} | download_config(files))
+    missing = "600, 900" if files else "300, 600, 900"
+    with pytest.raises(ConfigError, match=rf"flow\.download\.files has no entry for Re {missing}"):
+        check_config(config)
+
+
+def test_download_files_may_be_keyed_by_numbers_or_strings():
+    entry = {"url": "https://example.org/a.npz", "sha256": HEX}
+    check_config(validated({"reynolds": [300, 600]} | download_config({300: entry, "600": entry, 900: entry})))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"fields": {"crop": {"x": [18, 25], "y": [-1, 1]}}}, r"fields\.crop\.x \[18, 25\] lies outside the downloaded domain \(-3 to 17"),
+    ({"fields": {"crop": {"x": [0, 4], "y": [4.9, 6]}}}, r"fields\.crop\.y .* outside the downloaded domain \(-5\.15625 to 4\.84375"),
+    ({"fields": {"downsample": {"factor": 16}}, "models": {"c": {"type": "cnn", "filters": [8, 8]}}}, r"models\.c\.filters has 2 .* 3 x 3 cells"),
+])
+def test_crop_and_models_are_checked_against_the_downloaded_grid(change, message):
+    entry = {"url": "https://example.org/a.npz", "sha256": HEX}
+    config = validated({"reynolds": [300, 600]} | download_config({300: entry, 600: entry}) | change)
+    with pytest.raises(ConfigError, match=message):
+        check_config(config)
+
+
+def test_download_section_is_refused_when_simulating():
+    config = validated({"flow": {"download": {"files": {}}}})
+    with pytest.raises(ConfigError, match=r"flow\.download is read only with flow\.source: download"):
+        check_config(config)

@@ -120,3 +120,18 @@ def test_strouhal_reference_is_henderson_2d_fit():
     assert strouhal_reference(20) is None
     assert strouhal_check(300, 0.21)["within"] is True
     assert strouhal_check(300, float("nan"))["measured"] is None
+
+
+def test_solver_validation_table_shows_values_references_and_checks(tmp_path):
+    rows = [{"case": "unconfined-re100", "grid": "480x320", "quantity": "strouhal", "value": 0.17, "low": 0.157, "high": 0.173,
+             "source": "Park et al.", "passed": True},
+            {"case": "unconfined-re100", "grid": "480x320", "quantity": "drag_coefficient", "value": 1.5, "low": 1.206, "high": 1.474,
+             "source": "Park et al.", "passed": False}]
+    (tmp_path / "validation.json").write_text(json.dumps({"cases": rows}))
+    inputs = fixture_inputs(tmp_path, [], {})
+    render_report(tmp_path / "index.html", **inputs, validation=tmp_path / "validation.json")
+    table = Tables((tmp_path / "index.html").read_text()).tables["validation-table"]
+    assert table[1] == ["unconfined-re100", "480x320", "strouhal", "0.1700", "0.1570–0.1730", "+3.0 %", "within", "Park et al."]
+    assert table[2][5:7] == ["+11.9 %", "outside"]
+    render_report(tmp_path / "index.html", **inputs)
+    assert "validation-table" not in Tables((tmp_path / "index.html").read_text()).tables

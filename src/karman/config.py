@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from karman.fields import window_shape
+from karman.download import DEFAULTS as DOWNLOAD_DEFAULTS
+from karman.download import expected_grid, grid_coordinates
+from karman.fields import grid_window_shape, window_shape
 from karman.split import check_fractions
 
 
@@ -30,28 +32,61 @@ def check_config(config: dict) -> None:
                 "when split.strategy or split.compare is holdout-re"
             )
     flow = config["flow"]
-    limits = {"x": (-flow["cylinder_x"], flow["domain_length"] - flow["cylinder_x"]), "y": (-flow["domain_height"] / 2, flow["domain_height"] / 2)}
+    downloading = flow["source"] == "download"
+    if downloading:
+        check_downloads(config)
+        download = {**DOWNLOAD_DEFAULTS, **flow["download"]}
+        limits = {"x": (-download["cylinder_x"], download["domain_length"] - download["cylinder_x"]),
+                  "y": (-download["cylinder_y"], download["domain_height"] - download["cylinder_y"])}
+    else:
+        if "download" in flow:
+            raise ConfigError("flow.download is read only with flow.source: download; remove it (or comment it out) to simulate")
+        limits = {"x": (-flow["cylinder_x"], flow["domain_length"] - flow["cylinder_x"]), "y": (-flow["domain_height"] / 2, flow["domain_height"] / 2)}
     for axis, (low, high) in config["fields"]["crop"].items():
         if not low < high:
             raise ConfigError(f"fields.crop.{axis} must be [low, high] with low < high, got {[low, high]}")
         if high <= limits[axis][0] or low >= limits[axis][1]:
             raise ConfigError(
-                f"fields.crop.{axis} {[low, high]} lies outside the simulated domain "
+                f"fields.crop.{axis} {[low, high]} lies outside the {'downloaded' if downloading else 'simulated'} domain "
                 f"({limits[axis][0]:g} to {limits[axis][1]:g} diameters from the cylinder centre)"
             )
     check_models(config)
-    if flow["domain_height"] < 3 or flow["domain_length"] < flow["cylinder_x"] + 3:
+    if not downloading and (flow["domain_height"] < 3 or flow["domain_length"] < flow["cylinder_x"] + 3):
         raise ConfigError(
             f"flow: the channel ({flow['domain_length']} x {flow['domain_height']} D) needs a height of at least 3 D "
             f"and at least 3 D behind the cylinder (cylinder_x = {flow['cylinder_x']} D)"
         )
 
 
+def check_downloads(config: dict) -> None:
+    """With `flow.source: download`, every Reynolds number needs a file to download."""
+    files = {str(reynolds) for reynolds in config["flow"].get("download", {}).get("files", {})}
+    missing = [reynolds for reynolds in sorted(config["reynolds"]) if str(reynolds) not in files]
+    if missing:
+        raise ConfigError(
+            f"flow.download.files has no entry for Re {', '.join(map(str, missing))}: with flow.source: download every "
+            "Reynolds number in `reynolds` needs {url: ..., sha256: ...} there (see config/course-data.yaml)"
+        )
+    ny, nx = expected_grid({**DOWNLOAD_DEFAULTS, **config["flow"]["download"]})
+    if min(ny, nx) < 3:
+        raise ConfigError(f"flow.download: diameter_cells, domain_length and domain_height give a grid of {ny} x {nx} cells; expected at least 3 x 3")
+
+
+def snapshot_shape(config: dict) -> tuple[int, int]:
+    """(ny, nx) of the vorticity snapshots, from the config alone."""
+    flow = config["flow"]
+    if flow["source"] == "download":
+        return grid_window_shape(*grid_coordinates({**DOWNLOAD_DEFAULTS, **flow["download"]}), config["fields"])
+    return window_shape(flow, config["fields"])
+
+
 def check_models(config: dict) -> None:
     """Each CNN's pooling must leave at least one cell of the snapshot."""
-    ny, nx = window_shape(config["flow"], config["fields"])
+    ny, nx = snapshot_shape(config)
     if min(ny, nx) < 1:
-        raise ConfigError(f"fields.crop and fields.downsample leave no cells ({ny} x {nx}) of the {config['flow']['diameter_cells']}-cells-per-D grid")
+        flow = config["flow"]
+        cells = flow["download"].get("diameter_cells", DOWNLOAD_DEFAULTS["diameter_cells"]) if flow["source"] == "download" else flow["diameter_cells"]
+        raise ConfigError(f"fields.crop and fields.downsample leave no cells ({ny} x {nx}) of the {cells}-cells-per-D grid")
     for name, spec in config["models"].items():
         if spec["type"] != "cnn":
             continue

@@ -9,6 +9,7 @@ Dask's `scheduler-address` is configured (e.g. `DASK_SCHEDULER_ADDRESS=tcp://hos
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Sequence
@@ -70,8 +71,13 @@ def crop_and_downsample(field: xr.DataArray, crop: dict, downsample: dict) -> xr
 def window_shape(flow: dict, fields: dict) -> tuple[int, int]:
     """(ny, nx) of the vorticity snapshots that the `flow` and `fields` config sections give,
     without simulating anything."""
-    params = FlowParameters(reynolds=1.0, **{k: v for k, v in flow.items() if k != "source"})
-    x, y = params.coordinates()
+    geometry = {field.name for field in dataclasses.fields(FlowParameters)}  # not source, download, backend…
+    params = FlowParameters(reynolds=1.0, **{k: v for k, v in flow.items() if k in geometry and k != "reynolds"})
+    return grid_window_shape(*params.coordinates(), fields)
+
+
+def grid_window_shape(x: np.ndarray, y: np.ndarray, fields: dict) -> tuple[int, int]:
+    """(ny, nx) of the vorticity snapshots of a flow on the grid `x`, `y` (cell positions in D)."""
     trim = 1 if fields["operator"] == "forward" else 0
     shape = []
     for coordinate, (low, high) in ((y[: len(y) - trim], fields["crop"]["y"]), (x[: len(x) - trim], fields["crop"]["x"])):

@@ -116,8 +116,18 @@ def software_versions(backend: str) -> dict[str, str]:
     return versions
 
 
+def validation_rows(validation: str | os.PathLike | None) -> list[dict] | None:
+    """Rows of the solver validation table with their deviation; None when it was not run."""
+    if validation is None:
+        return None
+    from karman.validation import deviation
+
+    return [{**row, "deviation": deviation(row)} for row in json.loads(Path(validation).read_text())["cases"]]
+
+
 def render_report(output_html: str | os.PathLike, *, figures: dict[str, str | os.PathLike], split_summary: str | os.PathLike,
                   flow_summary: str | os.PathLike, model_dirs: dict[str, str | os.PathLike], config: dict,
+                  validation: str | os.PathLike | None = None,
                   comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None,
                   benchmark_dir: str | os.PathLike = "benchmarks", workflow_dir: str | os.PathLike = ".") -> None:
     """Render `index.html` from the small outputs of the earlier stages."""
@@ -128,6 +138,7 @@ def render_report(output_html: str | os.PathLike, *, figures: dict[str, str | os
         figures={name: data_uri(path) for name, path in figures.items()},
         summary=json.loads(Path(split_summary).read_text()),
         flows=flows,
+        validation=validation_rows(validation),
         models=model_rows(metrics),
         per_reynolds={"reynolds": reynolds, "rows": per_re},
         comparison=split_comparison(comparison_dirs or {}),

@@ -1,0 +1,7 @@
+from karman.flow import configure_threads
+from karman.validation import write_validation
+from karman.workflow import setup_logging
+
+setup_logging(snakemake.log[0])
+configure_threads(snakemake.threads)
+write_validation(snakemake.output[0], backend=snakemake.params.backend)
