@@ -9,7 +9,7 @@ render_report(
     figures={name: snakemake.input[name] for name in FIGURES},
     split_summary=snakemake.input.split_summary,
     flow_summary=snakemake.input.flow_summary,
-    validation=snakemake.input.validation or None,  # a path, or an empty list when flow.validate is off
+    validation=next(iter(snakemake.input.validation), None),  # none when flow.validate is off
     model_dirs=json.loads(snakemake.params.model_dirs),
     comparison_dirs=json.loads(snakemake.params.comparison_dirs),
     config=json.loads(snakemake.params.config),
