@@ -403,7 +403,7 @@ def to_flow_dataset(fields: VelocityFields, *, reynolds: float, url: str, sha256
     u[:, mask] = np.nan
     v[:, mask] = np.nan
     # Transverse velocity two diameters behind the cylinder, on the axis: its oscillation
-    # frequency is the shedding frequency (as for simulated flows, karman.flow.to_dataset).
+    # frequency is the shedding frequency (simulated flows use their lift, which files lack).
     probe = v[:, int(np.argmin(np.abs(y))), int(np.argmin(np.abs(x - 2.0)))]
     strouhal = strouhal_number(probe.astype(np.float64), times) if frames > 1 else float("nan")
     fmt = settings["format"]
