@@ -7,6 +7,8 @@ from karman.workflow import canonical, code_digest
 check_config(config)
 
 REYNOLDS = sorted(config["reynolds"])
+# What a simulation depends on: every flow setting but whether to validate the solver.
+SIMULATION_SETTINGS = {key: value for key, value in config["flow"].items() if key != "validate"}
 # The solver validation runs with the simulator, unless switched off (flow.validate).
 FLOW_VALIDATION = ["results/flow/validation.json"] if config["flow"]["source"] == "simulate" and config["flow"]["validate"] else []
 MODELS = config["models"]

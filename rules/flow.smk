@@ -13,7 +13,7 @@ if config["flow"]["source"] == "simulate":
         cache: "omit-software"
         params:
             reynolds=reynolds_number,
-            flow=canonical(config["flow"]),
+            flow=canonical(SIMULATION_SETTINGS),
             code=code_digest("karman.flow"),
         wildcard_constraints:
             re=r"\d+",

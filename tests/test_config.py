@@ -56,6 +56,8 @@ def test_bad_values_are_rejected_naming_the_key(config, key):
     ({"split": {"fractions": {"train": 0.8, "val": 0.2, "test": 0.2}}}, r"split\.fractions must add up to 1"),
     ({"fields": {"crop": {"x": [4, 1], "y": [-1, 1]}}}, r"fields\.crop\.x must be \[low, high\]"),
     ({"fields": {"crop": {"x": [30, 40], "y": [-1, 1]}}}, r"fields\.crop\.x .* outside the simulated domain"),
+    ({"flow": {"cylinder_y": 2}, "fields": {"crop": {"x": [0, 4], "y": [-4, -3]}}},
+     r"fields\.crop\.y \[-4, -3\] lies outside the simulated domain \(-2 to 8 diameters"),  # the cylinder 2 D above the wall
     ({"split": {"strategy": "holdout-re", "holdout_reynolds": [950]}}, r"split\.holdout_reynolds \[950\] must name some, not all, of reynolds"),
     ({"split": {"strategy": "holdout-re"}}, r"split\.holdout_reynolds \[\] must name some"),
     ({"reynolds": [300, 600], "split": {"strategy": "holdout-re", "holdout_reynolds": [300, 600]}}, r"split\.holdout_reynolds"),

@@ -62,6 +62,12 @@ def test_a_crop_reruns_fields_and_after_but_not_the_flow(base, tmp_path):
     assert {"compute_vorticity", "make_split", "train_baseline", "train_network", "render_report"} <= set(jobs)
 
 
+def test_switching_on_the_solver_validation_resimulates_nothing(base, tmp_path):
+    run = copy_of(base, tmp_path)
+    edit_config(run, lambda c: c["flow"].update(validate=True))
+    assert planned(run) == {"validate_flow_solver": 1, "render_report": 1, "all": 1}
+
+
 def test_a_new_reynolds_number_adds_one_simulation(base, tmp_path):
     run = copy_of(base, tmp_path)
     edit_config(run, lambda c: c.update(reynolds=[150, 300, 450]))

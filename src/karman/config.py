@@ -11,6 +11,7 @@ import numpy as np
 from karman.download import DEFAULTS as DOWNLOAD_DEFAULTS
 from karman.download import expected_grid, grid_coordinates
 from karman.fields import grid_window_shape, window_shape
+from karman.flow import flow_parameters
 from karman.split import check_fractions
 
 
@@ -41,7 +42,9 @@ def check_config(config: dict) -> None:
     else:
         if "download" in flow:
             raise ConfigError("flow.download is read only with flow.source: download; remove it (or comment it out) to simulate")
-        limits = {"x": (-flow["cylinder_x"], flow["domain_length"] - flow["cylinder_x"]), "y": (-flow["domain_height"] / 2, flow["domain_height"] / 2)}
+        params = flow_parameters(1.0, flow)
+        centre_y = params.centre[1] / params.diameter_cells  # above the bottom wall, in D
+        limits = {"x": (-flow["cylinder_x"], flow["domain_length"] - flow["cylinder_x"]), "y": (-centre_y, flow["domain_height"] - centre_y)}
     for axis, (low, high) in config["fields"]["crop"].items():
         if not low < high:
             raise ConfigError(f"fields.crop.{axis} must be [low, high] with low < high, got {[low, high]}")

@@ -58,7 +58,7 @@ import xarray as xr
 
 from karman import __version__
 from karman.check import check_store
-from karman.flow import strouhal_number
+from karman.flow import flow_dataset, inside_cylinder, strouhal_number
 from karman.stores import quiet_zarr_warnings, write_store
 
 log = logging.getLogger(__name__)
@@ -395,7 +395,7 @@ def to_flow_dataset(fields: VelocityFields, *, reynolds: float, url: str, sha256
     y = _coordinate(fields.y, grid_y, "y", ny, url)
     times = _coordinate(fields.time, np.arange(frames) * float(settings["frame_interval"]), "time", frames, url)
 
-    mask = x[np.newaxis, :] ** 2 + y[:, np.newaxis] ** 2 <= 0.25
+    mask = inside_cylinder(x, y)
     scale = 1.0 / float(settings["inflow_velocity"])
     # In float32 straight away: the course's large files hold 3000 frames of 256 x 128 cells.
     u = np.multiply(fields.u, fields.u_sign * scale, dtype=np.float32)
@@ -415,24 +415,8 @@ def to_flow_dataset(fields: VelocityFields, *, reynolds: float, url: str, sha256
         "sha256": sha256,
         "download_settings": {key: settings[key] for key in sorted(DEFAULTS)},
         "strouhal": strouhal,
-        "length_unit": "cylinder diameter D",
-        "time_unit": "D/U",
-        "velocity_unit": "U (inflow speed)",
-        "karman_version": __version__,
     }
-    return xr.Dataset(
-        {
-            "u": (("time", "y", "x"), u, {"long_name": "streamwise velocity", "units": "U"}),
-            "v": (("time", "y", "x"), v, {"long_name": "transverse velocity", "units": "U"}),
-            "cylinder": (("y", "x"), mask, {"long_name": "inside the cylinder"}),
-        },
-        coords={
-            "time": ("time", times, {"units": "D/U"}),
-            "y": ("y", y, {"units": "D"}),
-            "x": ("x", x, {"units": "D"}),
-        },
-        attrs=attrs,
-    )
+    return flow_dataset(u, v, mask, times, x, y, attrs)
 
 
 def write_downloaded_flow(output: str | os.PathLike, *, reynolds: float, url: str, sha256: str, settings: dict | None = None) -> None:

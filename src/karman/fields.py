@@ -9,7 +9,6 @@ Dask's `scheduler-address` is configured (e.g. `DASK_SCHEDULER_ADDRESS=tcp://hos
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ import xarray as xr
 
 from karman import __version__
 from karman.check import check_store, unreadable_chunks
-from karman.flow import FlowParameters
+from karman.flow import flow_parameters
 from karman.stores import StoreError, open_store, write_store
 
 log = logging.getLogger(__name__)
@@ -71,9 +70,7 @@ def crop_and_downsample(field: xr.DataArray, crop: dict, downsample: dict) -> xr
 def window_shape(flow: dict, fields: dict) -> tuple[int, int]:
     """(ny, nx) of the vorticity snapshots that the `flow` and `fields` config sections give,
     without simulating anything."""
-    geometry = {field.name for field in dataclasses.fields(FlowParameters)}  # not source, download, backend…
-    params = FlowParameters(reynolds=1.0, **{k: v for k, v in flow.items() if k in geometry and k != "reynolds"})
-    return grid_window_shape(*params.coordinates(), fields)
+    return grid_window_shape(*flow_parameters(1.0, flow).coordinates(), fields)
 
 
 def grid_window_shape(x: np.ndarray, y: np.ndarray, fields: dict) -> tuple[int, int]:

@@ -25,7 +25,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -137,10 +137,14 @@ class SimulationDiverged(RuntimeError):
     """The lattice left its stable range (NaN or excessive velocity)."""
 
 
+def inside_cylinder(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Boolean (ny, nx) mask of the cells whose centre lies inside the cylinder (coordinates in D, origin at its centre)."""
+    return x[np.newaxis, :] ** 2 + y[:, np.newaxis] ** 2 <= 0.25
+
+
 def cylinder_mask(params: FlowParameters) -> np.ndarray:
     """Boolean (ny, nx) mask of the fluid-grid cells whose centre lies inside the cylinder."""
-    x, y = params.coordinates()
-    return x[np.newaxis, :] ** 2 + y[:, np.newaxis] ** 2 <= 0.25
+    return inside_cylinder(*params.coordinates())
 
 
 def configure_threads(threads: int) -> None:
@@ -422,7 +426,6 @@ def to_dataset(params: FlowParameters, samples: Samples, mask: np.ndarray, backe
     scale = np.float32(1.0 / params.inflow_velocity)
     u = np.where(mask, np.nan, samples.u * scale).astype(np.float32)
     v = np.where(mask, np.nan, samples.v * scale).astype(np.float32)
-    x, y = params.coordinates()
     times = samples.times(params)
     attrs = {
         "reynolds": float(params.reynolds),
@@ -433,31 +436,39 @@ def to_dataset(params: FlowParameters, samples: Samples, mask: np.ndarray, backe
         "drag_coefficient": float(samples.drag.mean()),
         "lift_coefficient": float(samples.lift.mean()),
         "lift_amplitude": float(samples.lift.max() - samples.lift.mean()),
-        "length_unit": "cylinder diameter D",
-        "time_unit": "D/U",
-        "velocity_unit": "U (mean inflow speed)",
-        "karman_version": __version__,
     }
+    forces = {
+        "drag_coefficient": ("time", samples.drag, {"long_name": "drag coefficient F_x / (rho U^2 D / 2)"}),
+        "lift_coefficient": ("time", samples.lift, {"long_name": "lift coefficient F_y / (rho U^2 D / 2)"}),
+    }
+    return flow_dataset(u, v, mask, times, *params.coordinates(), attrs, **forces)
+
+
+def flow_dataset(u: np.ndarray, v: np.ndarray, mask: np.ndarray, times: np.ndarray, x: np.ndarray, y: np.ndarray,
+                 attrs: dict, **variables) -> xr.Dataset:
+    """The flow-stage dataset (docs/data-format.md) of velocities already in units of U and NaN in the
+    cylinder, on cell centres x, y in D at times in D/U; `attrs` and `variables` come on top."""
     return xr.Dataset(
         {
             "u": (("time", "y", "x"), u, {"long_name": "streamwise velocity", "units": "U"}),
             "v": (("time", "y", "x"), v, {"long_name": "transverse velocity", "units": "U"}),
             "cylinder": (("y", "x"), mask, {"long_name": "inside the cylinder"}),
-            "drag_coefficient": ("time", samples.drag, {"long_name": "drag coefficient F_x / (rho U^2 D / 2)"}),
-            "lift_coefficient": ("time", samples.lift, {"long_name": "lift coefficient F_y / (rho U^2 D / 2)"}),
+            **variables,
         },
         coords={
             "time": ("time", times, {"units": "D/U"}),
-            "y": ("y", y.astype(np.float64), {"units": "D"}),
-            "x": ("x", x.astype(np.float64), {"units": "D"}),
+            "y": ("y", np.asarray(y, dtype=np.float64), {"units": "D"}),
+            "x": ("x", np.asarray(x, dtype=np.float64), {"units": "D"}),
         },
-        attrs=attrs,
+        attrs={**attrs, "length_unit": "cylinder diameter D", "time_unit": "D/U", "velocity_unit": "U (mean inflow speed)",
+               "karman_version": __version__},
     )
 
 
 def flow_parameters(reynolds: float, flow: dict) -> FlowParameters:
-    """FlowParameters from the `flow` config section (which also names source and backend)."""
-    return FlowParameters(reynolds=reynolds, **{key: value for key, value in flow.items() if key not in ("source", "backend", "download", "validate")})
+    """FlowParameters from the `flow` config section (whose other keys, source, backend, validate…, it ignores)."""
+    names = {field.name for field in fields(FlowParameters)} - {"reynolds"}
+    return FlowParameters(reynolds=reynolds, **{key: value for key, value in flow.items() if key in names})
 
 
 def write_flow(output: str | os.PathLike, *, reynolds: float, flow: dict, checkpoint_every: int = 2000) -> None:
