@@ -158,3 +158,10 @@ def test_gpu_backend_matches_the_cpu_backend_to_float32_tolerance():
     cpu, gpu = simulate(params, "cpu"), simulate(params, "gpu")
     np.testing.assert_allclose(gpu["u"].values, cpu["u"].values, rtol=0, atol=1e-4, equal_nan=True)
     np.testing.assert_allclose(gpu["drag_coefficient"].values, cpu["drag_coefficient"].values, rtol=1e-4)
+
+
+@pytest.mark.parametrize("collision", ["mrt", "trt", "srt"])
+def test_every_collision_operator_runs(collision):
+    flow = simulate(FlowParameters(reynolds=100, **(TINY | {"collision": collision, "spinup_time": 2, "sample_time": 2})))
+    assert flow.attrs["solver_parameters"]["collision"] == collision and collision in flow.attrs["solver"]
+    assert np.isfinite(flow["drag_coefficient"].values).all()
