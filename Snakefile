@@ -18,6 +18,7 @@ include: "rules/flow.smk"
 include: "rules/fields.smk"
 include: "rules/split.smk"
 include: "rules/train.smk"
+include: "rules/duffing.smk"
 include: "rules/report.smk"
 
 

@@ -81,3 +81,72 @@ def all_model_files(wildcards=None):
 
 def model_dirs(wildcards=None):
     return canonical({name: f"results/models/{name}" for name in sorted(MODELS)})
+
+
+# The systems to run (`systems`) and the Duffing oscillator's settings (`duffing`).
+SYSTEMS = config["systems"]
+DUFFING = config["duffing"]
+DUFFING_KINDS = ["curves", "images"]
+DUFFING_MODELS = DUFFING["models"]
+# Which samples each kind of model reads: ridge and mlp the curves, cnn the images.
+DUFFING_INPUT = {"ridge": "curves", "mlp": "curves", "cnn": "images"}
+DUFFING_BASELINE_MODELS = sorted(name for name, spec in DUFFING_MODELS.items() if spec["type"] == "ridge")
+DUFFING_NETWORK_MODELS = sorted(name for name, spec in DUFFING_MODELS.items() if spec["type"] != "ridge")
+DUFFING_GPUS_PER_NETWORK = 1 if DUFFING["training"]["gpu"] else 0
+
+
+def duffing_generator_settings(wildcards):
+    """What one kind of samples depends on: the shared generator keys and that kind's own."""
+    shared = {key: DUFFING[key] for key in ("seed", "backend", "sample_chunk", "parameters", "sweep")}
+    return canonical(shared | {wildcards.kind: DUFFING[wildcards.kind]})
+
+
+def duffing_model_samples(wildcards):
+    kind = DUFFING_INPUT[DUFFING_MODELS[wildcards.model]["type"]]
+    return {"samples": f"results/duffing/{kind}.zarr", "assignment": f"results/duffing/split/{kind}.csv"}
+
+
+def duffing_model_spec(wildcards):
+    return canonical(DUFFING_MODELS[wildcards.model])
+
+
+def duffing_model_files(wildcards=None):
+    """The outputs of every Duffing model."""
+    paths = []
+    for name in sorted(DUFFING_MODELS):
+        files = ["metrics.json", "predictions.csv"]
+        files += ["model.npz"] if name in DUFFING_BASELINE_MODELS else ["model.keras", "history.csv"]
+        paths += [f"results/duffing/models/{name}/{file}" for file in files]
+    return paths
+
+
+def duffing_model_dirs(wildcards=None):
+    return canonical({name: f"results/duffing/models/{name}" for name in sorted(DUFFING_MODELS)})
+
+
+def report_inputs(wildcards):
+    """The report's inputs: the sections of the systems in `systems`, by name."""
+    inputs = {}
+    if "karman" in SYSTEMS:
+        inputs |= {
+            "gallery": "results/fields/gallery.png",
+            **{name: f"results/report/figures/{name}.png" for name in ("class_balance", "embedding", "strouhal", "predicted_vs_true", "learning_curves")},
+            "split_summary": "results/split/summary.json",
+            "flow_summary": "results/flow/summary.json",
+            "validation": FLOW_VALIDATION,
+            "models": all_model_files(),
+            "comparison": comparison_model_dirs(),
+        }
+    if "duffing" in SYSTEMS:
+        inputs |= {
+            "duffing_examples": "results/duffing/report/examples.png",
+            **{f"duffing_{name}": f"results/duffing/report/{name}.png" for name in ("predicted_vs_true", "learning_curves", "generalisation_gap")},
+            "duffing_splits": expand("results/duffing/split/{kind}.json", kind=DUFFING_KINDS),
+            "duffing_models": duffing_model_files(),
+        }
+    return inputs
+
+
+def duffing_report_settings(wildcards=None):
+    """The generator settings the Duffing section describes (none when duffing is not run)."""
+    return canonical({key: DUFFING[key] for key in ("seed", "parameters", "sweep", "curves", "images")} if "duffing" in SYSTEMS else None)

@@ -29,17 +29,7 @@ rule plot_report_figures:
 
 rule render_report:
     input:
-        gallery="results/fields/gallery.png",
-        class_balance="results/report/figures/class_balance.png",
-        embedding="results/report/figures/embedding.png",
-        strouhal="results/report/figures/strouhal.png",
-        predicted_vs_true="results/report/figures/predicted_vs_true.png",
-        learning_curves="results/report/figures/learning_curves.png",
-        split_summary="results/split/summary.json",
-        flow_summary="results/flow/summary.json",
-        validation=FLOW_VALIDATION,
-        models=all_model_files,
-        comparison=comparison_model_dirs,
+        unpack(report_inputs),
     output:
         "results/report/index.html",
     log:
@@ -49,6 +39,8 @@ rule render_report:
     params:
         model_dirs=model_dirs,
         comparison_dirs=comparison_dirs,
+        duffing=duffing_report_settings,
+        duffing_model_dirs=duffing_model_dirs,
         config=canonical(config),
         workflow_dir=workflow.basedir,
         code=code_digest("karman.report"),

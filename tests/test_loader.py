@@ -83,7 +83,7 @@ def test_standardisation_uses_the_training_samples_only(field):
 
 def test_per_cell_standardisation_uses_the_training_samples_only(field):
     train = np.arange(0, 100, 2)
-    mean, variance = input_statistics(field, train, per_cell=True)
+    mean, variance = input_statistics(field, train, "per-cell")
     expected = np.nan_to_num(field.values[train])
     assert mean.shape == variance.shape == (4, 5)
     np.testing.assert_allclose(mean, expected.mean(axis=0), rtol=1e-6)

@@ -54,6 +54,7 @@ def check_config(config: dict) -> None:
                 f"({limits[axis][0]:g} to {limits[axis][1]:g} diameters from the cylinder centre)"
             )
     check_models(config)
+    check_duffing(config)
     if not downloading and (flow["domain_height"] < 3 or flow["domain_length"] < flow["cylinder_x"] + 3):
         raise ConfigError(
             f"flow: the channel ({flow['domain_length']} x {flow['domain_height']} D) needs a height of at least 3 D "
@@ -83,20 +84,68 @@ def snapshot_shape(config: dict) -> tuple[int, int]:
     return window_shape(flow, config["fields"])
 
 
+def cnn_image_side(side: int, spec: dict) -> int:
+    """Side of the image after a CNN's convolution blocks (0: the image vanished on the way)."""
+    for _ in spec["filters"]:
+        side = -(-side // spec["strides"]) if spec["padding"] == "same" else (side - spec["kernel_size"]) // spec["strides"] + 1
+        side = side // 2 if spec["pooling"] else side
+        if side < 1:
+            return 0
+    return side
+
+
+def check_cnn(key: str, spec: dict, shape: tuple[int, int], remedy: str) -> None:
+    """Each CNN's convolutions, strides and pooling must leave at least one cell of its images."""
+    if min(cnn_image_side(side, spec) for side in shape) < 1:
+        blocks = len(spec["filters"])
+        fitting = max((n for n in range(blocks) if min(cnn_image_side(side, spec | {"filters": spec["filters"][:n]}) for side in shape) >= 1), default=0)
+        raise ConfigError(
+            f"{key}.filters has {blocks} convolution blocks (stride {spec['strides']}, padding {spec['padding']}, "
+            f"{'with' if spec['pooling'] else 'without'} 2x2 pooling), but the images are only {shape[0]} x {shape[1]} cells: "
+            f"use at most {fitting} blocks, {remedy}"
+        )
+
+
 def check_models(config: dict) -> None:
-    """Each CNN's pooling must leave at least one cell of the snapshot."""
+    """Every CNN must leave at least one cell of the snapshot; per-channel standardisation needs channels."""
     ny, nx = snapshot_shape(config)
     if min(ny, nx) < 1:
         flow = config["flow"]
         cells = flow["download"].get("diameter_cells", DOWNLOAD_DEFAULTS["diameter_cells"]) if flow["source"] == "download" else flow["diameter_cells"]
         raise ConfigError(f"fields.crop and fields.downsample leave no cells ({ny} x {nx}) of the {cells}-cells-per-D grid")
     for name, spec in config["models"].items():
-        if spec["type"] != "cnn":
-            continue
-        poolings = len(spec["filters"])
-        if min(ny, nx) // 2**poolings < 1:
+        if spec.get("standardise") == "per-channel":
+            raise ConfigError(f"models.{name}.standardise: per-channel needs samples with channels; vorticity snapshots have one: use global or per-cell")
+        if spec["type"] == "cnn":
+            check_cnn(f"models.{name}", spec, (ny, nx), "a larger fields.crop or a smaller fields.downsample.factor")
+
+
+DUFFING_RANGES = ("parameters.omega0", "parameters.gamma", "parameters.epsilon", "sweep.frequency", "images.force")
+
+
+def check_duffing(config: dict) -> None:
+    """Ranges that are not empty or inverted, positive damping, a training subset that exists,
+    and models that fit the kind of samples they read."""
+    duffing = config["duffing"]
+    for key in DUFFING_RANGES:
+        section, name = key.split(".")
+        low, high = duffing[section][name]
+        if not low < high:
+            raise ConfigError(f"duffing.{key} must be a range [low, high] with low < high, got {[low, high]} (an empty or inverted range)")
+    if duffing["parameters"]["gamma"][0] <= 0:
+        raise ConfigError(f"duffing.parameters.gamma {duffing['parameters']['gamma']} must be positive: the damping γ keeps the response bounded")
+    train_samples, fraction = duffing["split"]["train_samples"], duffing["split"]["fractions"]["train"]
+    for kind in ("curves", "images"):
+        available = int(round(fraction * duffing[kind]["samples"]))
+        if train_samples is not None and train_samples > available:
             raise ConfigError(
-                f"models.{name}.filters has {poolings} convolution blocks, each halving the image, "
-                f"but the snapshots are only {ny} x {nx} cells: use at most {int(np.log2(min(ny, nx)))} blocks, "
-                "a larger fields.crop or a smaller fields.downsample.factor"
+                f"duffing.split.train_samples = {train_samples} is more than the {available} training {kind} "
+                f"(duffing.{kind}.samples = {duffing[kind]['samples']} x train fraction {fraction:g})"
             )
+    images = duffing["images"]
+    for name, spec in duffing["models"].items():
+        if spec.get("standardise") == "per-channel" and spec["type"] != "cnn":
+            raise ConfigError(f"duffing.models.{name}.standardise: per-channel needs the images' channels; {spec['type']} models read the curves: use global or per-cell")
+        if spec["type"] == "cnn":
+            check_cnn(f"duffing.models.{name}", spec, (images["force_bins"], images["frequency_bins"]),
+                      "or more duffing.images.force_bins and frequency_bins")

@@ -1,7 +1,9 @@
 """Batches of snapshots read from the Zarr store, chunk by chunk, never the whole store.
 
-`SnapshotBatches` knows nothing about Keras: it turns a lazy (sample, y, x) DataArray and
-a list of samples into batches, holding at most `shuffle_mb` of Zarr chunks (plus one
+`SnapshotBatches` knows nothing about Keras: it turns a lazy DataArray whose first
+dimension is `sample` — vorticity snapshots (sample, y, x), Duffing response curves
+(sample, frequency) or images (sample, force, frequency, channel) — and a list of samples
+into batches, holding at most `shuffle_mb` of Zarr chunks (plus one
 chunk) in memory. Shuffling is chunk-aware: each epoch the chunks are taken in a random
 order, in windows of as many chunks as fit in `shuffle_mb`, and the samples inside a
 window are shuffled, so every chunk is read once per epoch while batches mix snapshots
@@ -30,7 +32,7 @@ class SnapshotBatches:
         self.seed = seed
         self.flatten = flatten
         bounds = np.cumsum((0, *field.chunks[0])) if field.chunks else np.array([0, field.sizes["sample"]])
-        chunk_mb = np.diff(bounds).max() * field.sizes["y"] * field.sizes["x"] * 4 / 2**20
+        chunk_mb = np.diff(bounds).max() * np.prod(field.shape[1:]) * 4 / 2**20
         self.shuffle_chunks = max(1, int(shuffle_mb // chunk_mb))
         self.cache_chunks = self.shuffle_chunks + 1
         self.chunk_bounds = bounds
@@ -82,7 +84,7 @@ class SnapshotBatches:
         snapshots = np.stack([self.chunk(c)[s - self.chunk_bounds[c]] for s, c in zip(samples, chunks)])
         if self.flatten:
             snapshots = snapshots.reshape(len(snapshots), -1)
-        else:
+        elif snapshots.ndim == 3:  # (sample, y, x) snapshots become one-channel images
             snapshots = snapshots[..., np.newaxis]
         return snapshots, self.targets[positions]
 

@@ -80,7 +80,7 @@ def predicted_vs_true(predictions: dict[str, pd.DataFrame]) -> bytes:
     return figure_png(figure)
 
 
-def learning_curves(histories: dict[str, pd.DataFrame]) -> bytes:
+def learning_curves(histories: dict[str, pd.DataFrame], loss_label: str = "MSE [Re²]") -> bytes:
     """Training and validation loss per epoch for each Keras model."""
     if not histories:
         return placeholder("no Keras model was trained")
@@ -91,7 +91,7 @@ def learning_curves(histories: dict[str, pd.DataFrame]) -> bytes:
                 ax.semilogy(history["epoch"] + 1, history[column], label=column)
         ax.set_title(name)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("MSE [Re²]")
+        ax.set_ylabel(loss_label)
         ax.legend()
     return figure_png(figure)
 
@@ -168,13 +168,7 @@ def write_report_figures_from_files(outputs: dict[str, str | os.PathLike], *, sp
                                     flow_summary: str | os.PathLike, model_dirs: dict[str, str | os.PathLike]) -> None:
     """The report's figures from the small outputs of earlier stages; models without
     results are left out of the model figures."""
-    predictions, histories = {}, {}
-    for name, directory in model_dirs.items():
-        directory = Path(directory)
-        if (directory / "predictions.csv").is_file():
-            predictions[name] = pd.read_csv(directory / "predictions.csv")
-        if (directory / "history.csv").is_file():
-            histories[name] = pd.read_csv(directory / "history.csv")
+    predictions, histories = read_model_outputs(model_dirs)
     write_report_figures(
         outputs,
         split_summary=json.loads(Path(split_summary).read_text()),
@@ -183,3 +177,15 @@ def write_report_figures_from_files(outputs: dict[str, str | os.PathLike], *, sp
         predictions=predictions,
         histories=histories,
     )
+
+
+def read_model_outputs(model_dirs: dict[str, str | os.PathLike]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """predictions.csv and history.csv of each model that has them."""
+    predictions, histories = {}, {}
+    for name, directory in model_dirs.items():
+        directory = Path(directory)
+        if (directory / "predictions.csv").is_file():
+            predictions[name] = pd.read_csv(directory / "predictions.csv")
+        if (directory / "history.csv").is_file():
+            histories[name] = pd.read_csv(directory / "history.csv")
+    return predictions, histories

@@ -28,6 +28,9 @@ TEMPLATES = jinja2.Environment(
 )
 METRIC_KEYS = ("r2", "mae", "rmse")
 FIGURES = ("gallery", "class_balance", "embedding", "strouhal", "predicted_vs_true", "learning_curves")
+DUFFING_FIGURES = ("examples", "predicted_vs_true", "learning_curves", "generalisation_gap")
+# The goal of the Duffing experiment: ω0 and γ recovered from the images with this test R².
+DUFFING_GOAL = {"targets": ("omega0", "gamma"), "r2": 0.95}
 
 
 def data_uri(path: str | os.PathLike) -> str:
@@ -125,28 +128,70 @@ def validation_rows(validation: str | os.PathLike | None) -> list[dict] | None:
     return [{**row, "deviation": deviation(row)} for row in json.loads(Path(validation).read_text())["cases"]]
 
 
-def render_report(output_html: str | os.PathLike, *, figures: dict[str, str | os.PathLike], split_summary: str | os.PathLike,
-                  flow_summary: str | os.PathLike, model_dirs: dict[str, str | os.PathLike], config: dict,
-                  validation: str | os.PathLike | None = None,
-                  comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None,
+def duffing_rows(metrics: dict[str, dict | None]) -> list[dict]:
+    """One row per Duffing model: per target R² on train, val and test and test RMSE, and a status."""
+    rows = []
+    for name, model in metrics.items():
+        row = {"name": name, "type": (model or {}).get("model", "?"), "device": (model or {}).get("device"),
+               "status": "ok" if model else "no results (the model failed or was not run)", "targets": {}}
+        for target in (model or {}).get("targets", []):
+            row["targets"][target] = {f"{split}_{key}": model.get(split, {}).get(target, {}).get(key)
+                                      for split in ("train", "val", "test") for key in ("r2", "rmse")}
+        if model and model["model"] == "cnn":
+            scores = [row["targets"][target]["test_r2"] for target in DUFFING_GOAL["targets"]]
+            row["goal_met"] = all(score is not None and score >= DUFFING_GOAL["r2"] for score in scores)
+        rows.append(row)
+    return rows
+
+
+def duffing_section(figures: dict[str, str | os.PathLike], model_dirs: dict[str, str | os.PathLike],
+                    split_summaries: dict[str, str | os.PathLike], settings: dict) -> dict:
+    """What the report's Duffing section shows, from the small outputs of the Duffing stages."""
+    from karman.duffing import TARGET_LABELS, TARGETS
+
+    return {
+        "figures": {name: data_uri(path) for name, path in figures.items()},
+        "models": duffing_rows(read_metrics(model_dirs)),
+        "splits": {kind: json.loads(Path(path).read_text()) for kind, path in split_summaries.items()},
+        "targets": [{"name": name, "label": TARGET_LABELS[name], "range": settings["parameters"][name]} for name in TARGETS],
+        "settings": settings,
+        "goal": DUFFING_GOAL | {"labels": [TARGET_LABELS[name] for name in DUFFING_GOAL["targets"]]},
+    }
+
+
+def render_report(output_html: str | os.PathLike, *, config: dict, figures: dict[str, str | os.PathLike] | None = None,
+                  split_summary: str | os.PathLike | None = None, flow_summary: str | os.PathLike | None = None,
+                  model_dirs: dict[str, str | os.PathLike] | None = None, validation: str | os.PathLike | None = None,
+                  comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None, duffing: dict | None = None,
                   benchmark_dir: str | os.PathLike = "benchmarks", workflow_dir: str | os.PathLike = ".") -> None:
-    """Render `index.html` from the small outputs of the earlier stages."""
-    metrics = read_metrics(model_dirs)
-    reynolds, per_re = per_reynolds_rows(metrics)
-    flows = json.loads(Path(flow_summary).read_text())["flows"]
+    """Render `index.html` from the small outputs of the earlier stages.
+
+    The vortex-street sections need `figures`, `split_summary`, `flow_summary` and
+    `model_dirs` (leave `figures` out to render without them); `duffing` holds the
+    arguments of `duffing_section` for the Duffing section.
+    """
+    karman = None
+    if figures is not None:
+        metrics = read_metrics(model_dirs)
+        reynolds, per_re = per_reynolds_rows(metrics)
+        flows = json.loads(Path(flow_summary).read_text())["flows"]
+        karman = {
+            "figures": {name: data_uri(path) for name, path in figures.items()},
+            "summary": json.loads(Path(split_summary).read_text()),
+            "flows": flows,
+            "validation": validation_rows(validation),
+            "models": model_rows(metrics),
+            "per_reynolds": {"reynolds": reynolds, "rows": per_re},
+            "comparison": split_comparison(comparison_dirs or {}),
+            "downloads": [flow for flow in flows if flow.get("sha256")],
+        }
     html = TEMPLATES.get_template("report.html.j2").render(
-        figures={name: data_uri(path) for name, path in figures.items()},
-        summary=json.loads(Path(split_summary).read_text()),
-        flows=flows,
-        validation=validation_rows(validation),
-        models=model_rows(metrics),
-        per_reynolds={"reynolds": reynolds, "rows": per_re},
-        comparison=split_comparison(comparison_dirs or {}),
+        karman=karman,
+        duffing=duffing_section(**duffing) if duffing else None,
         config=json.dumps(config, indent=2, sort_keys=True),
         versions=software_versions(config["training"]["backend"]),
         revision=workflow_revision(workflow_dir),
         wall_times=rule_wall_times(benchmark_dir),
-        downloads=[flow for flow in flows if flow.get("sha256")],
         host=platform.node(),
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 GAP = "gap"
+UNUSED = "unused"  # training samples left out by `train_samples` (the small-data case)
 
 
 def check_fractions(fractions: dict[str, float]) -> None:
@@ -52,11 +53,22 @@ def label(n_samples: int, parts: dict[str, np.ndarray]) -> np.ndarray:
     return labels
 
 
-def random_split(n_samples: int, fractions: dict[str, float], seed: int) -> np.ndarray:
-    """Shuffle sample indices with `seed` and cut them by the train/val/test fractions."""
+def random_split(n_samples: int, fractions: dict[str, float], seed: int, train_samples: int | None = None) -> np.ndarray:
+    """Shuffle sample indices with `seed` and cut them by the train/val/test fractions.
+
+    With `train_samples`, only the first that many training samples (in shuffled order)
+    are used for training and the rest are marked `unused`; val and test stay exactly as
+    without it, so a small-data model is measured on the same samples as a full one.
+    """
     check_fractions(fractions)
     order = np.random.default_rng(seed).permutation(n_samples)
-    return label(n_samples, cut(order, {name: fractions[name] for name in SPLITS}))
+    parts = cut(order, {name: fractions[name] for name in SPLITS})
+    if train_samples is not None:
+        if not 1 <= train_samples <= len(parts["train"]):
+            raise ValueError(f"split.train_samples = {train_samples} must be between 1 and the {len(parts['train'])} samples of the train split")
+        parts[UNUSED] = parts["train"][train_samples:]
+        parts["train"] = parts["train"][:train_samples]
+    return label(n_samples, parts)
 
 
 def blocked_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int, blocks: int, gap: int) -> np.ndarray:
@@ -137,6 +149,21 @@ def summarize(assignment: pd.DataFrame, settings: dict) -> dict:
         "counts": {name: int((assignment["split"] == name).sum()) for name in names},
         "counts_per_reynolds": {f"{re:g}": {name: int(row[name]) for name in names} for re, row in per_re.iterrows()},
     }
+
+
+def write_random_split(samples_path: str | os.PathLike, assignment_csv: str | os.PathLike, summary_json: str | os.PathLike, *,
+                       settings: dict) -> None:
+    """The split stage for independent samples (the Duffing oscillator's): a random split
+    of the store's samples, optionally with fewer training samples (`train_samples`)."""
+    samples = open_store(samples_path)["sample"].values
+    labels = random_split(len(samples), settings["fractions"], settings["seed"], settings.get("train_samples"))
+    assignment = pd.DataFrame({"sample": samples, "split": labels})
+    summary = {**settings, "strategy": "random", "n_samples": len(samples),
+               "counts": {name: int((labels == name).sum()) for name in (*SPLITS, UNUSED)}}
+    log.info("random split of %s (seed %d): %s", os.fspath(samples_path), settings["seed"], summary["counts"])
+    assignment.to_csv(assignment_csv, index=False)
+    with open(summary_json, "w") as handle:
+        json.dump(summary, handle, indent=2, sort_keys=True)
 
 
 def write_split(vorticity_path: str | os.PathLike, assignment_csv: str | os.PathLike, summary_json: str | os.PathLike, *, settings: dict) -> None:

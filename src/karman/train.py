@@ -1,13 +1,15 @@
-"""The `train` stage: fit a model that predicts the Reynolds number from one snapshot.
+"""The `train` stage: fit a model that predicts physical parameters from one sample —
+the Reynolds number from a vorticity snapshot, or (ω0, γ, ε) from a Duffing response.
 
 Three kinds of model, chosen by a config entry's `type`:
-- `ridge`: scikit-learn RidgeCV on the flattened snapshot, saved as plain arrays (npz);
-- `mlp`: a Keras 3 multilayer perceptron on the flattened snapshot;
-- `cnn`: a Keras 3 convolutional network on the snapshot as an image.
+- `ridge`: scikit-learn RidgeCV on the flattened sample, saved as plain arrays (npz);
+- `mlp`: a Keras 3 multilayer perceptron on the flattened sample;
+- `cnn`: a Keras 3 convolutional network on the sample as an image.
 
 Keras models read their batches from the Zarr store (`karman.loader`) and carry their
 input standardisation (mean and variance of the training split, computed with Dask) and
-their output scaling inside `model.keras`, so the saved model predicts Re directly.
+their output scaling inside `model.keras`, so the saved model predicts the targets in
+their own units directly.
 """
 
 from __future__ import annotations
@@ -36,22 +38,33 @@ OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSpro
 PREDICT_BATCH = 256
 
 
-def load_split(vorticity_path: str | os.PathLike, assignment_csv: str | os.PathLike) -> tuple[xr.DataArray, pd.DataFrame]:
-    """The lazy vorticity field and the split table, checked against each other."""
+def load_split(store_path: str | os.PathLike, assignment_csv: str | os.PathLike, variable: str = "vorticity") -> tuple[xr.DataArray, pd.DataFrame]:
+    """The lazy input variable of a store and the split table, checked against each other."""
     assignment = pd.read_csv(assignment_csv)
-    field = open_store(vorticity_path)["vorticity"]
+    field = open_store(store_path)[variable]
     if field.sizes["sample"] != len(assignment) or not np.array_equal(field["sample"].values, assignment["sample"].to_numpy()):
-        raise ValueError(f"{assignment_csv} does not list the samples of {vorticity_path} ({len(assignment)} vs {field.sizes['sample']} samples)")
+        raise ValueError(f"{assignment_csv} does not list the samples of {store_path} ({len(assignment)} vs {field.sizes['sample']} samples)")
     return field, assignment
 
 
-def input_statistics(field: xr.DataArray, train: np.ndarray, per_cell: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of the training snapshots (masked cells as 0), computed with Dask
-    chunk by chunk; no other split enters them. One value for all cells, or (with
-    `per_cell`) one per cell of the (y, x) window."""
+def input_statistics(field: xr.DataArray, train: np.ndarray, standardise: str = "global") -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the training samples (masked cells as 0), computed with Dask
+    chunk by chunk; no other split enters them.
+
+    `standardise`: `global` (one value for all cells), `per-cell` (one per cell of a
+    sample, e.g. per (y, x) of a snapshot) or `per-channel` (one per entry of the
+    `channel` dimension, broadcast to every cell).
+    """
     values = field.isel(sample=train).fillna(0.0).astype(np.float64)
-    over = "sample" if per_cell else None
+    if standardise == "per-channel":
+        if "channel" not in field.dims:
+            raise ValueError(f"standardise: per-channel needs samples with a channel dimension, not {field.dims}")
+        over = [dim for dim in field.dims if dim != "channel"]
+    else:
+        over = "sample" if standardise == "per-cell" else None
     mean, variance = dask.compute(values.mean(over), values.var(over))
+    if standardise == "per-channel":
+        mean, variance = (stat.broadcast_like(field.isel(sample=0)).transpose(*field.dims[1:]) for stat in (mean, variance))
     return np.asarray(mean, dtype=np.float32), np.asarray(variance, dtype=np.float32)
 
 
@@ -121,55 +134,69 @@ def gpu_devices(backend: str) -> list[str]:
 
 
 def build_keras_model(keras, spec: dict, input_shape: tuple[int, ...], input_mean: np.ndarray, input_variance: np.ndarray,
-                      target_mean: float, target_std: float):
-    """MLP or CNN between a fixed input standardisation and an output layer scaled to Re.
+                      target_mean, target_std, output_name: str = "reynolds"):
+    """MLP or CNN between a fixed input standardisation and an output layer scaled to the targets.
 
-    `input_mean` and `input_variance` are scalars or hold one value per cell (y, x).
+    `input_mean` and `input_variance` are scalars or hold one value per cell of a sample;
+    `target_mean` and `target_std` are scalars (one target, e.g. Re) or one value per target.
     """
     layers = keras.layers
     inputs = keras.Input(shape=input_shape)
     if np.ndim(input_mean) == 0:
         axis = None
-    elif len(input_shape) == 1:  # flattened snapshots
+    elif len(input_shape) == 1:  # flattened samples
         axis, input_mean, input_variance = -1, np.ravel(input_mean), np.ravel(input_variance)
-    else:  # images (y, x, channel)
-        axis = (1, 2)
+    else:  # images: statistics per cell (y, x) of a one-channel snapshot, or per cell and channel
+        axis = tuple(range(1, 1 + np.ndim(input_mean)))
     hidden = layers.Normalization(axis=axis, mean=input_mean, variance=input_variance, name="standardise")(inputs)
     if spec["type"] == "mlp":
         widths = spec["hidden_units"]
     else:
         for filters in spec["filters"]:
-            hidden = layers.Conv2D(filters, spec["kernel_size"], padding="same", activation=spec["activation"])(hidden)
-            hidden = layers.MaxPooling2D(2)(hidden)
+            hidden = layers.Conv2D(filters, spec["kernel_size"], strides=spec.get("strides", 1), padding=spec.get("padding", "same"),
+                                   activation=spec["activation"])(hidden)
+            if spec.get("pooling", True):
+                hidden = layers.MaxPooling2D(2)(hidden)
         hidden = layers.Flatten()(hidden)
         widths = spec["dense_units"]
     for width in widths:
         hidden = layers.Dense(width, activation=spec["activation"])(hidden)
         if spec["dropout"]:
             hidden = layers.Dropout(spec["dropout"])(hidden)
-    standardised = layers.Dense(1)(hidden)
-    reynolds = layers.Rescaling(scale=target_std, offset=target_mean, name="reynolds")(standardised)
-    return keras.Model(inputs, reynolds, name=spec["type"])
+    target_mean, target_std = np.atleast_1d(target_mean).astype(np.float32), np.atleast_1d(target_std).astype(np.float32)
+    standardised = layers.Dense(len(target_mean))(hidden)
+    if len(target_mean) == 1:
+        outputs = layers.Rescaling(scale=float(target_std[0]), offset=float(target_mean[0]), name=output_name)(standardised)
+    else:
+        outputs = layers.Normalization(mean=target_mean, variance=target_std**2, invert=True, name=output_name)(standardised)
+    return keras.Model(inputs, outputs, name=spec["type"])
 
 
-def fit_keras(spec: dict, field: xr.DataArray, assignment: pd.DataFrame, model_dir: Path, *, backend: str, threads: int, gpu: bool,
-              shuffle_mb: float) -> np.ndarray:
+def fit_keras(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.ndarray, model_dir: Path, *, backend: str, threads: int,
+              gpu: bool, shuffle_mb: float, output_name: str = "reynolds") -> np.ndarray:
+    """Fit an MLP or CNN on the `train` samples of `field` (early stopping on `val`).
+
+    `targets` is (samples,) or (samples, targets); returns the predictions of every sample
+    in the same shape. Standardisation of inputs and targets comes from the training split.
+    """
     keras = configure_keras(backend, spec["seed"], threads, gpu)
     flatten = spec["type"] == "mlp"
-    reynolds = assignment["reynolds"].to_numpy(np.float32)
-    train = np.flatnonzero(assignment["split"] == "train")
-    val = np.flatnonzero(assignment["split"] == "val")
-    mean, variance = input_statistics(field, train, per_cell=spec["standardise"] == "per-cell")
+    targets = np.asarray(targets, dtype=np.float32)
+    train, val = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "val")
+    mean, variance = input_statistics(field, train, spec["standardise"])
     log.info("input standardisation (%s) from %d training samples: mean %.4g, variance %.4g on average",
              spec["standardise"], len(train), mean.mean(), variance.mean())
-    shape = (field.sizes["y"] * field.sizes["x"],) if flatten else (field.sizes["y"], field.sizes["x"], 1)
-    model = build_keras_model(keras, spec, shape, mean, variance, float(reynolds[train].mean()), float(reynolds[train].std() or 1.0))
+    cells = field.shape[1:]
+    shape = (int(np.prod(cells)),) if flatten else (*cells, 1) if len(cells) == 2 else cells
+    target_std = targets[train].std(axis=0)
+    model = build_keras_model(keras, spec, shape, mean, variance, targets[train].mean(axis=0), np.where(target_std > 0, target_std, 1.0),
+                              output_name=output_name)
     optimizer = getattr(keras.optimizers, OPTIMIZERS[spec["optimizer"]])(learning_rate=spec["learning_rate"])
     model.compile(optimizer=optimizer, loss="mse")
     model.summary(print_fn=log.info)
 
     def batches(samples, shuffle, batch_size=spec["batch_size"]):
-        return SnapshotBatches(field, samples, reynolds[samples], batch_size, shuffle=shuffle, seed=spec["seed"], flatten=flatten, shuffle_mb=shuffle_mb)
+        return SnapshotBatches(field, samples, targets[samples], batch_size, shuffle=shuffle, seed=spec["seed"], flatten=flatten, shuffle_mb=shuffle_mb)
 
     class LogProgress(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -191,20 +218,39 @@ def fit_keras(spec: dict, field: xr.DataArray, assignment: pd.DataFrame, model_d
     model.fit(keras_dataset(keras, batches(train, shuffle=True)), validation_data=validation, epochs=spec["epochs"],
               shuffle=False, verbose=0, callbacks=callbacks)
     model.save(model_dir / "model.keras")
-    everything = batches(np.arange(len(assignment)), shuffle=False, batch_size=PREDICT_BATCH)
-    return np.concatenate([model.predict_on_batch(everything[i][0]).reshape(-1) for i in range(len(everything))])
+    everything = batches(np.arange(len(splits)), shuffle=False, batch_size=PREDICT_BATCH)
+    predicted = np.concatenate([np.asarray(model.predict_on_batch(everything[i][0])) for i in range(len(everything))])
+    return predicted.reshape(targets.shape)
 
 
-def fit_ridge(spec: dict, field: xr.DataArray, assignment: pd.DataFrame, model_dir: Path) -> np.ndarray:
-    """RidgeCV on the training snapshots (RidgeCV needs them in memory; the rest is streamed)."""
-    train = np.flatnonzero(assignment["split"] == "train")
+def fit_ridge(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.ndarray, model_dir: Path) -> np.ndarray:
+    """RidgeCV on the training samples (RidgeCV needs them in memory; the rest is streamed)."""
+    train = np.flatnonzero(splits == "train")
     features = np.nan_to_num(field.isel(sample=train).values.reshape(len(train), -1))
-    ridge = RidgeCV(alphas=spec["alphas"]).fit(features, assignment["reynolds"].to_numpy()[train])
+    ridge = RidgeCV(alphas=spec["alphas"]).fit(features, targets[train])
     log.info("RidgeCV chose alpha=%g", ridge.alpha_)
-    # Plain arrays, never pickle: predictions are features @ coef + intercept.
+    # Plain arrays, never pickle: predictions are features @ coef.T + intercept.
     np.savez(model_dir / "model.npz", coef=ridge.coef_, intercept=np.asarray(ridge.intercept_), alpha=np.asarray(ridge.alpha_))
-    everything = SnapshotBatches(field, np.arange(len(assignment)), np.zeros(len(assignment)), PREDICT_BATCH, flatten=True)
+    everything = SnapshotBatches(field, np.arange(len(splits)), np.zeros(len(splits)), PREDICT_BATCH, flatten=True)
     return np.concatenate([ridge.predict(everything[i][0]) for i in range(len(everything))])
+
+
+def fit_model(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.ndarray, model_dir: Path, *, backend: str, threads: int,
+              gpu: bool, shuffle_mb: float, output_name: str) -> tuple[np.ndarray, str]:
+    """Fit the model `spec` describes; its predictions for every sample and the device it used."""
+    if spec["type"] == "ridge":
+        return fit_ridge(spec, field, targets, splits, model_dir), "CPU (scikit-learn)"
+    if spec["type"] not in KERAS_MODELS:
+        raise ValueError(f"model type {spec['type']!r} is not supported; allowed: ridge, {', '.join(KERAS_MODELS)}")
+    predicted = fit_keras(spec, field, targets, splits, model_dir, backend=backend, threads=threads, gpu=gpu, shuffle_mb=shuffle_mb,
+                          output_name=output_name)
+    gpus = gpu_devices(backend)
+    return predicted, f"GPU ({', '.join(gpus)}), Keras backend {backend}" if gpus else f"CPU, Keras backend {backend}"
+
+
+def write_metrics(metrics: dict, model_dir: Path) -> None:
+    with open(model_dir / "metrics.json", "w") as handle:
+        json.dump(metrics, handle, indent=2, sort_keys=True)
 
 
 def train_model(vorticity_path: str | os.PathLike, assignment_csv: str | os.PathLike, model_dir: str | os.PathLike, *,
@@ -214,28 +260,54 @@ def train_model(vorticity_path: str | os.PathLike, assignment_csv: str | os.Path
     model_dir.mkdir(parents=True, exist_ok=True)
     field, assignment = load_split(vorticity_path, assignment_csv)
     log.info("training %s on %s samples of %d x %d cells", spec["type"], assignment["split"].value_counts().to_dict(), field.sizes["y"], field.sizes["x"])
-    if spec["type"] == "ridge":
-        predicted = fit_ridge(spec, field, assignment, model_dir)
-    elif spec["type"] in KERAS_MODELS:
-        predicted = fit_keras(spec, field, assignment, model_dir, backend=backend, threads=threads, gpu=gpu, shuffle_mb=shuffle_mb)
-    else:
-        raise ValueError(f"model type {spec['type']!r} is not supported; allowed: ridge, {', '.join(KERAS_MODELS)}")
+    predicted, device = fit_model(spec, field, assignment["reynolds"].to_numpy(np.float64), assignment["split"].to_numpy(), model_dir,
+                                  backend=backend, threads=threads, gpu=gpu, shuffle_mb=shuffle_mb, output_name="reynolds")
     predictions = assignment[["sample", "split"]].assign(true=assignment["reynolds"], predicted=predicted)
     predictions.to_csv(model_dir / "predictions.csv", index=False)
-    if spec["type"] == "ridge":
-        device = "CPU (scikit-learn)"
-    else:
-        gpus = gpu_devices(backend)
-        device = f"GPU ({', '.join(gpus)}), Keras backend {backend}" if gpus else f"CPU, Keras backend {backend}"
     metrics = {"model": spec["type"], "spec": spec, "device": device, **evaluate(predictions)}
-    with open(model_dir / "metrics.json", "w") as handle:
-        json.dump(metrics, handle, indent=2, sort_keys=True)
+    write_metrics(metrics, model_dir)
     log.info("metrics: %s", {split: {k: metrics[split][k] for k in ("r2", "mae", "rmse")} for split in ("val", "test") if split in metrics})
+    return metrics
+
+
+def evaluate_targets(true: pd.DataFrame, predicted: pd.DataFrame, splits: np.ndarray) -> dict:
+    """Per split (train, val, test) and per target column: R², MAE, RMSE, bias, count.
+
+    Train is included: the gap between it and the held-out splits shows overfitting.
+    """
+    return {
+        split: {name: regression_metrics(true[name].to_numpy()[splits == split], predicted[name].to_numpy()[splits == split]) for name in true}
+        for split in ("train", "val", "test") if (splits == split).any()
+    }
+
+
+def train_target_model(samples_path: str | os.PathLike, assignment_csv: str | os.PathLike, model_dir: str | os.PathLike, *,
+                       spec: dict, backend: str = "tensorflow", threads: int = 1, gpu: bool = False, shuffle_mb: float = 256) -> dict:
+    """The `train` stage for stores of independent samples with several targets (the
+    Duffing oscillator's `response` with targets ω0, γ, ε, named in the store's attrs):
+    fit one model, write it with its history, predictions (true_* and predicted_* per
+    target) and metrics per target."""
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    field, assignment = load_split(samples_path, assignment_csv, variable="response")
+    names = list(open_store(samples_path).attrs["targets"])
+    true = pd.DataFrame({name: field[name].values for name in names})
+    splits = assignment["split"].to_numpy()
+    log.info("training %s on %s samples of shape %s for targets %s", spec["type"], assignment["split"].value_counts().to_dict(),
+             dict(field.sizes), ", ".join(names))
+    predicted, device = fit_model(spec, field, true.to_numpy(np.float64), splits, model_dir, backend=backend, threads=threads, gpu=gpu,
+                                  shuffle_mb=shuffle_mb, output_name="targets")
+    predicted = pd.DataFrame(np.asarray(predicted).reshape(len(true), len(names)), columns=names)
+    table = assignment[["sample", "split"]].assign(**{f"true_{n}": true[n] for n in names}, **{f"predicted_{n}": predicted[n] for n in names})
+    table.to_csv(model_dir / "predictions.csv", index=False)
+    metrics = {"model": spec["type"], "spec": spec, "device": device, "targets": names, **evaluate_targets(true, predicted, splits)}
+    write_metrics(metrics, model_dir)
+    log.info("test R² per target: %s", {name: metrics.get("test", {}).get(name, {}).get("r2") for name in names})
     return metrics
 
 
 def load_ridge(path: str | os.PathLike):
     """Return a predict function for a saved ridge model (plain arrays, no pickle)."""
     with np.load(path, allow_pickle=False) as arrays:
-        coef, intercept = arrays["coef"], float(arrays["intercept"])
-    return lambda snapshots: snapshots.reshape(len(snapshots), -1) @ coef + intercept
+        coef, intercept = arrays["coef"], arrays["intercept"]
+    return lambda samples: samples.reshape(len(samples), -1) @ coef.T + intercept

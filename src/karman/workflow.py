@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Files other than Python source that a module reads and whose change alters its output.
-MODULE_DATA = {"karman.report": ("templates/report.html.j2",)}
+MODULE_DATA = {"karman.report": ("templates/report.html.j2", "templates/duffing.html.j2")}
 
 
 def setup_logging(log_path: str) -> None:

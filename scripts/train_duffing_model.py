@@ -1,0 +1,16 @@
+import json
+
+from karman.train import train_target_model
+from karman.workflow import setup_logging
+
+setup_logging(snakemake.log[0])
+# The baseline rule has no Keras settings: pass only what the rule declares (defaults live in karman.train).
+keras_settings = {name: snakemake.params[name] for name in ("backend", "gpu", "shuffle_mb") if name in snakemake.params.keys()}
+train_target_model(
+    snakemake.input.samples,
+    snakemake.input.assignment,
+    snakemake.params.model_dir,
+    spec=json.loads(snakemake.params.spec),
+    threads=snakemake.threads,
+    **keras_settings,
+)
