@@ -17,7 +17,21 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
 KERAS_TINY = {"epochs": 3, "patience": 2, "batch_size": 8}
+# The Duffing oscillator on a few small samples; the networks are the notes' shapes, scaled down.
+TINY_DUFFING = {
+    "curves": {"samples": 60, "frequency_bins": 24},
+    "images": {"samples": 40, "force_bins": 12, "frequency_bins": 16},
+    "sample_chunk": 16,
+    "models": {
+        "ridge": {"type": "ridge"},
+        "mlp": {"type": "mlp", "hidden_units": [8], "activation": "tanh", **KERAS_TINY},
+        "cnn": {"type": "cnn", "filters": [4, 4], "strides": 2, "padding": "valid", "pooling": False, "dense_units": [8],
+                "activation": "tanh", "standardise": "per-channel", **KERAS_TINY},
+    },
+}
 TINY_CONFIG = {
+    "systems": ["karman", "duffing"],
+    "duffing": TINY_DUFFING,
     "reynolds": [150, 300, 450],
     "flow": {"diameter_cells": 6, "domain_length": 12, "domain_height": 6, "cylinder_x": 3,
              "spinup_time": 12, "sample_time": 6, "sample_interval": 0.5, "validate": False},
@@ -35,6 +49,7 @@ TINY_CONFIG = {
 def small_config(*models: str) -> dict:
     """TINY_CONFIG cut down to two Reynolds numbers, a random split and the named models."""
     return TINY_CONFIG | {
+        "systems": ["karman"],
         "reynolds": [150, 300],
         "split": {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 1},
         "models": {name: TINY_CONFIG["models"][name] for name in models},

@@ -150,3 +150,52 @@ def test_download_section_is_refused_when_simulating():
     config = validated({"flow": {"download": {"files": {}}}})
     with pytest.raises(ConfigError, match=r"flow\.download is read only with flow\.source: download"):
         check_config(config)
+
+
+def test_duffing_defaults_are_the_course_notes_settings():
+    duffing = validated({})["duffing"]
+    assert validated({})["systems"] == ["karman", "duffing"]
+    assert duffing["parameters"] == {"omega0": [-1.0, 1.0], "gamma": [0.5, 1.5], "epsilon": [0.0, 0.15]}
+    assert duffing["sweep"] == {"frequency": [-4.0, 4.0], "duration": 200, "steps": 400}
+    assert duffing["curves"]["frequency_bins"] == 50 and duffing["images"]["noise"] == 0.5
+    cnn = duffing["models"]["cnn"]
+    assert (cnn["filters"], cnn["strides"], cnn["padding"], cnn["pooling"], cnn["dense_units"]) == ([30, 30, 30, 10], 2, "valid", False, [50])
+    assert duffing["models"]["mlp"]["hidden_units"] == [100] and duffing["models"]["mlp"]["activation"] == "tanh"
+    assert duffing["training"] == {"backend": "tensorflow", "gpu": False, "shuffle_buffer_mb": 256}
+
+
+@pytest.mark.parametrize("config, key", [
+    ({"systems": ["lorenz"]}, "lorenz"),
+    ({"systems": []}, "systems"),
+    ({"duffing": {"curves": {"frequency_bins": 0}}}, "frequency_bins"),
+    ({"duffing": {"images": {"force_bins": 0}}}, "force_bins"),
+    ({"duffing": {"images": {"noise": -0.1}}}, "noise"),
+    ({"duffing": {"parameters": {"gamma": []}}}, "gamma"),
+    ({"duffing": {"sweep": {"steps": 0}}}, "steps"),
+    ({"duffing": {"split": {"train_samples": 0}}}, "train_samples"),
+    ({"duffing": {"models": {"m": {"type": "cnn", "padding": "full"}}}}, "padding"),
+])
+def test_bad_duffing_values_are_rejected_by_the_schema_naming_the_key(config, key):
+    with pytest.raises(Exception, match=key):
+        validated(config)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"parameters": {"omega0": [1.0, -1.0]}}, r"duffing\.parameters\.omega0 must be a range \[low, high\] with low < high, got \[1\.0, -1\.0\]"),
+    ({"parameters": {"epsilon": [0.1, 0.1]}}, r"duffing\.parameters\.epsilon .* \(an empty or inverted range\)"),
+    ({"sweep": {"frequency": [4, -4]}}, r"duffing\.sweep\.frequency must be a range"),
+    ({"images": {"force": [2.0, 0.1]}}, r"duffing\.images\.force must be a range"),
+    ({"parameters": {"gamma": [-0.5, 1.0]}}, r"duffing\.parameters\.gamma \[-0\.5, 1\.0\] must be positive"),
+    ({"split": {"train_samples": 5000}}, r"duffing\.split\.train_samples = 5000 is more than the 3200 training curves"),
+    ({"models": {"m": {"type": "mlp", "standardise": "per-channel"}}}, r"duffing\.models\.m\.standardise: per-channel needs the images' channels"),
+    ({"models": {"c": {"type": "cnn", "filters": [8] * 6, "strides": 2, "padding": "valid", "pooling": False}}},
+     r"duffing\.models\.c\.filters has 6 convolution blocks \(stride 2, padding valid, without 2x2 pooling\).*50 x 50 cells: use at most 4 blocks"),
+])
+def test_inconsistent_duffing_values_are_rejected_naming_the_key(change, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(validated({"duffing": change}))
+
+
+def test_per_channel_standardisation_is_refused_for_vorticity_snapshots():
+    with pytest.raises(ConfigError, match=r"models\.m\.standardise: per-channel"):
+        check_config(validated({"models": {"m": {"type": "cnn", "standardise": "per-channel"}}}))

@@ -310,6 +310,7 @@ def test_course_defaults_describe_the_course_grid():
 
 def download_config(files: dict, reynolds: list[int]) -> dict:
     return TINY_CONFIG | {
+        "systems": ["karman"],
         "reynolds": reynolds,
         "flow": {"source": "download", "download": {**SETTINGS, "files": files}},
     }

@@ -115,5 +115,6 @@ def test_snakemake_report_collects_every_figure(tiny_run):
     snakemake(tiny_run, "--report", "report.zip")
     with zipfile.ZipFile(tiny_run / "report.zip") as archive:
         names = "\n".join(archive.namelist())
-    for figure in ("gallery.png", "class_balance.png", "embedding.png", "strouhal.png", "predicted_vs_true.png", "learning_curves.png"):
+    for figure in ("gallery.png", "class_balance.png", "embedding.png", "strouhal.png", "predicted_vs_true.png", "learning_curves.png",
+                   "examples.png", "generalisation_gap.png"):
         assert figure in names

@@ -57,8 +57,7 @@ def drive_frequency(t: np.ndarray, sweep: dict) -> np.ndarray:
 
 def rotating_frame_rhs(z, omega, omega0, gamma, epsilon, force):
     """dz/dt of the driven Duffing oscillator in the frame rotating with the drive."""
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run becomes inf/nan, caught by check_finite
-        return (-1j * (omega0 - omega) - 0.5 * gamma) * z - 1j * epsilon * (z.real**2 + z.imag**2) * z + 1j * force
+    return (-1j * (omega0 - omega) - 0.5 * gamma) * z - 1j * epsilon * (z.real**2 + z.imag**2) * z + 1j * force
 
 
 def sweep_response(omega0, gamma, epsilon, force, sweep: dict, initial=0.0) -> np.ndarray:
@@ -77,14 +76,15 @@ def sweep_response(omega0, gamma, epsilon, force, sweep: dict, initial=0.0) -> n
     def rhs(z, t):
         return rotating_frame_rhs(z, drive_frequency(t, sweep), omega0, gamma, epsilon, force)
 
-    for step in range(steps):
-        t = step * dt
-        k1 = rhs(z, t)
-        k2 = rhs(z + 0.5 * dt * k1, t + 0.5 * dt)
-        k3 = rhs(z + 0.5 * dt * k2, t + 0.5 * dt)
-        k4 = rhs(z + dt * k3, t + dt)
-        z = z + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        magnitude[..., step + 1] = np.abs(z)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run becomes inf/nan, caught by check_finite
+        for step in range(steps):
+            t = step * dt
+            k1 = rhs(z, t)
+            k2 = rhs(z + 0.5 * dt * k1, t + 0.5 * dt)
+            k3 = rhs(z + 0.5 * dt * k2, t + 0.5 * dt)
+            k4 = rhs(z + dt * k3, t + dt)
+            z = z + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            magnitude[..., step + 1] = np.abs(z)
     return magnitude
 
 
@@ -205,7 +205,7 @@ def samples_dataset(kind: str, settings: dict) -> xr.Dataset:
         description = f"|z| of the swept response at force {spec['force']:g}, at each frequency bin"
     else:
         dims = ("sample", "force", "frequency", "channel")
-        coords |= {"force": force_values(spec), "channel": list(CHANNELS)}
+        coords |= {"force": force_values(spec), "channel": np.array(CHANNELS, dtype=object)}
         description = "channel 0: |z| of the swept response plus Gaussian noise; 1: drive frequency; 2: force"
     dataset = xr.Dataset({"response": (dims, response, {"description": description})}, coords=coords)
     for name in TARGETS:
