@@ -263,6 +263,59 @@ def bench_learning_splits(scratch: Path, repeats: int) -> None:
                   f"({test[strategy][name]['mae']:.1f} vs {test['random'][name]['mae']:.1f}; R² {r2(test[strategy][name]['r2'])} vs {r2(test['random'][name]['r2'])})")
 
 
+def bench_duffing_throughput(scratch: Path, repeats: int) -> None:
+    """Samples/s of the vectorised RK4 against a per-sample Python loop over the same RK4, one thread."""
+    from karman.duffing import draw_parameters, sweep_response, sweep_response_per_sample
+
+    sweep = {"frequency": [-4.0, 4.0], "duration": 200.0, "steps": 400}  # the default sweep
+    vectorised_samples, loop_samples = 2000, 40
+    params = draw_parameters(vectorised_samples, {"omega0": [-1, 1], "gamma": [0.5, 1.5], "epsilon": [0, 0.15]}, 0)
+    args = (params["omega0"], params["gamma"], params["epsilon"], 1.0)
+    loop_args = tuple(a[:loop_samples] for a in args[:3]) + (1.0,)
+    vectorised = median_seconds(lambda: sweep_response(*args, sweep), repeats)
+    loop = median_seconds(lambda: sweep_response_per_sample(*loop_args, sweep), repeats)
+    same = np.allclose(sweep_response(*loop_args, sweep), sweep_response_per_sample(*loop_args, sweep), rtol=1e-12)
+    rate, loop_rate = vectorised_samples / vectorised, loop_samples / loop
+    print(f"duffing-throughput: {rate / loop_rate:.0f}x vectorised RK4 over a per-sample Python loop ({rate:.0f} vs {loop_rate:.0f} "
+          f"response curves/s, {sweep['steps']} steps, {vectorised_samples} vs {loop_samples} samples, same result: {same})")
+
+
+def bench_duffing_learning(scratch: Path, repeats: int) -> None:
+    """Test R² per parameter of the default Duffing models against the goal, and the
+    train-vs-fresh-data gap of the small-data case (64 training samples) against all.
+
+    Runs the real workflow (default config.yaml, systems: [duffing]) in
+    results/benchmarks/duffing/{all,small}/, kept so that later runs reuse its outputs.
+    """
+    import yaml
+
+    from karman.report import DUFFING_GOAL
+
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config.yaml").read_text()) | {"systems": ["duffing"]}
+    metrics = {}
+    for case, train_samples in (("all", None), ("small", 64)):
+        workdir = repo / "results" / "benchmarks" / "duffing" / case
+        workdir.mkdir(parents=True, exist_ok=True)
+        config["duffing"]["split"]["train_samples"] = train_samples
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(workdir), "--cores", "2", "--quiet", "all"], check=True)
+        metrics[case] = {name: json.loads((workdir / f"results/duffing/models/{name}/metrics.json").read_text()) for name in config["duffing"]["models"]}
+    for name, model in metrics["all"].items():
+        for target in model["targets"]:
+            r2 = model["test"][target]["r2"]
+            print(f"duffing-r2-{name}-{target}: {r2 / DUFFING_GOAL['r2']:.3f}x test R² over the goal {DUFFING_GOAL['r2']} "
+                  f"(R² {r2:.3f}, RMSE {model['test'][target]['rmse']:.3g}; the goal is set for {', '.join(DUFFING_GOAL['targets'])} from images)")
+    for name, small in metrics["small"].items():
+        for target in small["targets"]:
+            def gap(m):
+                return m["test"][target]["rmse"] / m["train"][target]["rmse"]
+
+            print(f"duffing-small-data-{name}-{target}: {gap(small):.2f}x test RMSE over train RMSE with 64 training samples "
+                  f"(vs {gap(metrics['all'][name]):.2f}x with all {metrics['all'][name]['train'][target]['n']}; test R² {small['test'][target]['r2']:.3f} "
+                  f"vs {metrics['all'][name]['test'][target]['r2']:.3f})")
+
+
 BENCHMARKS = {
     "fields-memory": bench_fields_memory,
     "fields-throughput": bench_fields_throughput,
@@ -270,6 +323,8 @@ BENCHMARKS = {
     "flow-validation": bench_flow_validation,
     "train-streaming": bench_train_streaming,
     "learning-splits": bench_learning_splits,
+    "duffing-throughput": bench_duffing_throughput,
+    "duffing-learning": bench_duffing_learning,
 }
 
 

@@ -18,7 +18,7 @@ def duffing_examples(curves_path: str | os.PathLike, images_path: str | os.PathL
     """Example response curves and force-sweep images with their true (ω0, γ, ε)."""
     curves = open_store(curves_path).isel(sample=slice(0, examples)).load()
     images = open_store(images_path).isel(sample=slice(0, examples)).load()
-    figure, axes = plt.subplots(2, examples, figsize=(3.3 * examples, 6.2), squeeze=False)
+    figure, axes = plt.subplots(2, examples, figsize=(3.3 * examples, 6.4), squeeze=False, layout="constrained")
 
     def title(sample):
         return ", ".join(f"{TARGET_LABELS[name]}={float(sample[name]):.2f}" for name in TARGETS)
@@ -57,7 +57,7 @@ def duffing_predicted_vs_true(predictions: dict[str, pd.DataFrame]) -> bytes:
     if not predictions:
         return placeholder("no model predictions available")
     targets = duffing_targets(next(iter(predictions.values())))
-    figure, axes = plt.subplots(len(predictions), len(targets), figsize=(3.3 * len(targets), 3.1 * len(predictions)), squeeze=False)
+    figure, axes = plt.subplots(len(predictions), len(targets), figsize=(3.3 * len(targets), 3.1 * len(predictions)), squeeze=False, layout="constrained")
     for row, (name, table) in enumerate(predictions.items()):
         test = table[table["split"] == "test"]
         for col, target in enumerate(targets):
@@ -82,11 +82,13 @@ def duffing_generalisation_gap(metrics: dict[str, dict]) -> bytes:
         targets = model["targets"]
         splits = [split for split in ("train", "val", "test") if split in model]
         width = 0.8 / len(splits)
+        lowest = 0.0
         for i, split in enumerate(splits):
-            values = [model[split][target]["r2"] for target in targets]
-            ax.bar(np.arange(len(targets)) + i * width, [np.nan if v is None else max(v, -0.5) for v in values], width, label=split)
+            values = np.array([np.nan if model[split][t]["r2"] is None else model[split][t]["r2"] for t in targets])
+            lowest = min(lowest, np.nanmin(values, initial=0.0))
+            ax.bar(np.arange(len(targets)) + i * width, np.maximum(values, -1.0), width, label=split)
         ax.set_xticks(np.arange(len(targets)) + 0.4 - width / 2, [TARGET_LABELS.get(t, t) for t in targets])
-        ax.set_ylim(-0.5, 1.05)
+        ax.set_ylim(max(lowest, -1.0) - 0.05, 1.05)
         ax.axhline(0, color="0.5", lw=0.8)
         ax.set_title(f"{name} ({model['spec'].get('type')})")
         ax.set_ylabel("R²")
@@ -100,7 +102,7 @@ def write_duffing_figures(outputs: dict[str, str | os.PathLike], *, model_dirs: 
     metrics = {name: json.loads((Path(d) / "metrics.json").read_text()) for name, d in model_dirs.items() if (Path(d) / "metrics.json").is_file()}
     figures = {
         "predicted_vs_true": lambda: duffing_predicted_vs_true(predictions),
-        "learning_curves": lambda: learning_curves(histories, loss_label="MSE of the standardised targets"),
+        "learning_curves": lambda: learning_curves(histories),
         "generalisation_gap": lambda: duffing_generalisation_gap(metrics),
     }
     for name, path in outputs.items():

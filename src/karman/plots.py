@@ -80,7 +80,7 @@ def predicted_vs_true(predictions: dict[str, pd.DataFrame]) -> bytes:
     return figure_png(figure)
 
 
-def learning_curves(histories: dict[str, pd.DataFrame], loss_label: str = "MSE [Re²]") -> bytes:
+def learning_curves(histories: dict[str, pd.DataFrame]) -> bytes:
     """Training and validation loss per epoch for each Keras model."""
     if not histories:
         return placeholder("no Keras model was trained")
@@ -91,7 +91,7 @@ def learning_curves(histories: dict[str, pd.DataFrame], loss_label: str = "MSE [
                 ax.semilogy(history["epoch"] + 1, history[column], label=column)
         ax.set_title(name)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(loss_label)
+        ax.set_ylabel("MSE of the standardised targets")
         ax.legend()
     return figure_png(figure)
 
