@@ -135,3 +135,45 @@ def test_solver_validation_table_shows_values_references_and_checks(tmp_path):
     assert table[2][5:7] == ["+11.9 %", "outside"]
     render_report(tmp_path / "index.html", **inputs)
     assert "validation-table" not in Tables((tmp_path / "index.html").read_text()).tables
+
+
+def duffing_metrics(model: str, test_r2: dict[str, float]) -> dict:
+    def scores(r2):
+        return {target: {"r2": r2[target], "rmse": 0.1, "mae": 0.05, "bias": 0.0, "n": 10} for target in r2}
+
+    return {"model": model, "device": "CPU", "spec": {"type": model}, "targets": list(test_r2),
+            "train": scores({t: 0.99 for t in test_r2}), "val": scores(test_r2), "test": scores(test_r2)}
+
+
+def test_duffing_section_alone_with_goal_checks_and_missing_models(tmp_path):
+    from karman.report import DUFFING_FIGURES
+
+    figures = {}
+    for name in DUFFING_FIGURES:
+        figures[name] = tmp_path / f"duffing_{name}.png"
+        figures[name].write_bytes(PNG)
+    models = {"cnn": duffing_metrics("cnn", {"omega0": 0.99, "gamma": 0.96, "epsilon": 0.5}),
+              "cnn_small": duffing_metrics("cnn", {"omega0": 0.99, "gamma": 0.90, "epsilon": 0.2}),
+              "mlp": duffing_metrics("mlp", {"omega0": 0.9, "gamma": 0.9, "epsilon": 0.1}), "ridge": None}
+    model_dirs = {}
+    for name, metrics in models.items():
+        model_dirs[name] = tmp_path / name
+        model_dirs[name].mkdir()
+        if metrics:
+            (model_dirs[name] / "metrics.json").write_text(json.dumps(metrics))
+    split = tmp_path / "curves.json"
+    split.write_text(json.dumps({"seed": 0, "train_samples": 64, "counts": {"train": 64, "val": 10, "test": 10, "unused": 16}}))
+    settings = {"seed": 0, "parameters": {"omega0": [-1, 1], "gamma": [0.5, 1.5], "epsilon": [0, 0.15]},
+                "sweep": {"frequency": [-4, 4], "duration": 200, "steps": 400},
+                "curves": {"force": 1.0, "frequency_bins": 50}, "images": {"force": [0.1, 2.0], "force_bins": 50, "frequency_bins": 50, "noise": 0.5}}
+    render_report(tmp_path / "index.html", config={"training": {"backend": "tensorflow"}}, benchmark_dir=tmp_path, workflow_dir=tmp_path,
+                  duffing={"figures": figures, "model_dirs": model_dirs, "split_summaries": {"curves": split}, "settings": settings})
+    html = (tmp_path / "index.html").read_text()
+    page = Tables(html)
+    assert "Data" not in page.headings and "metrics" not in page.tables  # no vortex street section
+    metrics = page.tables["duffing-metrics"]
+    assert row(metrics, "cnn")[-1] == "met" and row(metrics, "cnn_small")[-1] == "not met" and row(metrics, "mlp")[-1] == "—"
+    assert row(metrics, "cnn")[2:6] == ["0.990", "0.990", "0.990", "0.1"]
+    assert row(metrics, "ridge")[2] == "no results (the model failed or was not run)"
+    assert row(page.tables["duffing-splits"], "curves") == ["curves", "64", "10", "10", "16"]
+    assert "Small-data case: only 64 training samples" in html

@@ -16,7 +16,7 @@ KERAS_DEFAULTS = dict(activation="relu", dropout=0.0, standardise="global", opti
 SPECS = {
     "ridge": {"type": "ridge", "alphas": [0.1, 1.0, 10.0]},
     "mlp": {"type": "mlp", "hidden_units": [16], **KERAS_DEFAULTS},
-    "cnn": {"type": "cnn", "filters": [4], "kernel_size": 3, "dense_units": [8], **KERAS_DEFAULTS},
+    "cnn": {"type": "cnn", "filters": [4], "kernel_size": 3, "dense_units": [8], "strides": 1, "padding": "same", "pooling": True, **KERAS_DEFAULTS},
 }
 
 

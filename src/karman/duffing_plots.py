@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from karman.duffing import TARGET_LABELS, TARGETS
-from karman.plots import figure_png, learning_curves, placeholder, plt, read_model_outputs
+from karman.plots import figure_png, learning_curves, placeholder, plt, read_model_outputs, write_figures
 from karman.stores import open_store
 
 
@@ -105,6 +105,4 @@ def write_duffing_figures(outputs: dict[str, str | os.PathLike], *, model_dirs: 
         "learning_curves": lambda: learning_curves(histories),
         "generalisation_gap": lambda: duffing_generalisation_gap(metrics),
     }
-    for name, path in outputs.items():
-        with open(path, "wb") as handle:
-            handle.write(figures[name]())
+    write_figures(outputs, figures)

@@ -159,6 +159,11 @@ def write_report_figures(outputs: dict[str, str | os.PathLike], *, split_summary
         "predicted_vs_true": lambda: predicted_vs_true(predictions),
         "learning_curves": lambda: learning_curves(histories),
     }
+    write_figures(outputs, figures)
+
+
+def write_figures(outputs: dict[str, str | os.PathLike], figures: dict) -> None:
+    """Draw each figure named in `outputs` (name -> function returning PNG bytes) to its path."""
     for name, path in outputs.items():
         with open(path, "wb") as handle:
             handle.write(figures[name]())

@@ -153,9 +153,8 @@ def build_keras_model(keras, spec: dict, input_shape: tuple[int, ...], input_mea
         widths = spec["hidden_units"]
     else:
         for filters in spec["filters"]:
-            hidden = layers.Conv2D(filters, spec["kernel_size"], strides=spec.get("strides", 1), padding=spec.get("padding", "same"),
-                                   activation=spec["activation"])(hidden)
-            if spec.get("pooling", True):
+            hidden = layers.Conv2D(filters, spec["kernel_size"], strides=spec["strides"], padding=spec["padding"], activation=spec["activation"])(hidden)
+            if spec["pooling"]:
                 hidden = layers.MaxPooling2D(2)(hidden)
         hidden = layers.Flatten()(hidden)
         widths = spec["dense_units"]
@@ -187,7 +186,10 @@ def fit_keras(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.n
     log.info("input standardisation (%s) from %d training samples: mean %.4g, variance %.4g on average",
              spec["standardise"], len(train), mean.mean(), variance.mean())
     cells = field.shape[1:]
-    shape = (int(np.prod(cells)),) if flatten else (*cells, 1) if len(cells) == 2 else cells
+    if flatten:
+        shape = (int(np.prod(cells)),)
+    else:  # (y, x) snapshots get one channel; (force, frequency, channel) images have theirs
+        shape = (*cells, 1) if len(cells) == 2 else cells
     target_mean, target_std = targets[train].mean(axis=0), targets[train].std(axis=0)
     target_std = np.where(target_std > 0, target_std, 1.0)
     model = build_keras_model(keras, spec, shape, mean, variance, target_mean, target_std, output_name=output_name)
