@@ -10,6 +10,7 @@ from snakemake.utils import validate
 
 from conftest import REPO, TINY_DUFFING
 from karman import duffing
+from karman.check import violations
 from karman.split import random_split, write_random_split
 from karman.stores import open_store
 from karman.train import train_target_model
@@ -83,6 +84,8 @@ def test_sample_stores_follow_the_contract(tmp_path):
     for kind in duffing.KINDS:
         duffing.write_samples(tmp_path / f"{kind}.zarr", kind=kind, settings=config)
     curves, images = open_store(tmp_path / "curves.zarr"), open_store(tmp_path / "images.zarr")
+    assert violations(tmp_path / "curves.zarr", deep=True) == [] and violations(tmp_path / "images.zarr", deep=True) == []
+    assert violations(tmp_path / "curves.zarr", "duffing-images")  # the contracts tell the kinds apart
     assert curves["response"].dims == ("sample", "frequency") and curves["response"].shape == (60, 24)
     assert images["response"].dims == ("sample", "force", "frequency", "channel") and images["response"].shape == (40, 12, 16, 3)
     for store, kind in ((curves, "curves"), (images, "images")):

@@ -1,6 +1,6 @@
 """The data contract of karman's stores, and a validator that reports every violation.
 
-    karman check PATH [PATH ...] [--kind flow|vorticity]
+    karman check PATH [PATH ...] [--kind flow|vorticity|duffing-curves|duffing-images]
     python -m karman.check PATH ...
 
 The contracts are documented in docs/data-format.md. The workflow checks every store it
@@ -49,11 +49,31 @@ CONTRACTS = {
         attrs=("operator", "crop", "downsample", "sources", "karman_version"),
     ),
 }
+DUFFING_COORDS = {"sample": ("sample",), "frequency": ("frequency",), "omega0": ("sample",), "gamma": ("sample",), "epsilon": ("sample",)}
+DUFFING_ATTRS = ("system", "kind", "targets", "generator_settings", "karman_version")
+CONTRACTS |= {
+    "duffing-curves": Contract(
+        kind="duffing-curves",
+        variables={"response": (("sample", "frequency"), "float32")},
+        coords=DUFFING_COORDS,
+        increasing=("sample", "frequency"),
+        attrs=DUFFING_ATTRS,
+    ),
+    "duffing-images": Contract(
+        kind="duffing-images",
+        variables={"response": (("sample", "force", "frequency", "channel"), "float32")},
+        coords=DUFFING_COORDS | {"force": ("force",), "channel": ("channel",)},
+        increasing=("sample", "force", "frequency"),
+        attrs=DUFFING_ATTRS,
+    ),
+}
 
 
 def guess_kind(path: str | os.PathLike) -> str:
-    names = set(open_store(path).variables)
-    return "vorticity" if "vorticity" in names else "flow"
+    dataset = open_store(path)
+    if dataset.attrs.get("system") == "duffing":
+        return f"duffing-{dataset.attrs.get('kind')}"
+    return "vorticity" if "vorticity" in dataset.variables else "flow"
 
 
 def chunk_problems(path: str | os.PathLike, names: list[str]) -> list[str]:

@@ -38,6 +38,7 @@ import numpy as np
 import xarray as xr
 
 from karman import __version__
+from karman.check import check_store
 from karman.stores import write_store
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,7 @@ def write_samples(output_path: str | os.PathLike, *, kind: str, settings: dict, 
     log.info("generating %d Duffing %s (%s), %d per chunk, on %d threads", n_samples, kind,
              " x ".join(f"{dim} {size}" for dim, size in dataset["response"].sizes.items()), settings["sample_chunk"], threads)
     with dask.config.set(scheduler="threads", num_workers=threads):
-        write_store(dataset, output_path, chunks={"sample": settings["sample_chunk"]})
+        write_store(dataset, output_path, chunks={"sample": settings["sample_chunk"]},
+                    check=lambda path, name: check_store(path, f"duffing-{kind}", name))
     seconds = time.perf_counter() - started
     log.info("wrote %s: %d samples in %.1f s (%.0f samples/s)", os.fspath(output_path), n_samples, seconds, n_samples / seconds)
