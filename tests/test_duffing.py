@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 from snakemake.utils import validate
 
 from conftest import REPO, TINY_DUFFING

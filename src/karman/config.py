@@ -6,8 +6,6 @@ checks relate keys to each other. Both run when the workflow is parsed, before a
 
 from __future__ import annotations
 
-import numpy as np
-
 from karman.download import DEFAULTS as DOWNLOAD_DEFAULTS
 from karman.download import expected_grid, grid_coordinates
 from karman.fields import grid_window_shape, window_shape
