@@ -87,7 +87,7 @@ def test_report_is_self_contained(tiny_run):
     for model in ("ridge", "mlp", "cnn"):
         metrics = json.loads((tiny_run / f"results/models/{model}/metrics.json").read_text())
         assert f"{metrics['test']['r2']:.4f}" in html
-    assert html.count('src="data:image/png;base64,') == 6
+    assert html.count('src="data:image/png;base64,') == 6 + 4  # the vortex street's figures and the Duffing section's
     # Nothing is fetched from anywhere: no external scripts, styles or images.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html and "<link" not in html
