@@ -48,11 +48,11 @@ def model_spec(wildcards):
     return canonical(MODELS[wildcards.model])
 
 
-def model_files(name):
-    """The outputs of one trained model."""
+def model_files(name, models=MODELS, root="results/models"):
+    """The outputs of one trained model of `models` (the vortex street's or the Duffing oscillator's)."""
     files = ["metrics.json", "predictions.csv"]
-    files += ["model.npz"] if name in BASELINE_MODELS else ["model.keras", "history.csv"]
-    return [f"results/models/{name}/{file}" for file in files]
+    files += ["model.npz"] if models[name]["type"] == "ridge" else ["model.keras", "history.csv"]
+    return [f"{root}/{name}/{file}" for file in files]
 
 
 def gpus_for_model(wildcards):
@@ -112,12 +112,7 @@ def duffing_model_spec(wildcards):
 
 def duffing_model_files(wildcards=None):
     """The outputs of every Duffing model."""
-    paths = []
-    for name in sorted(DUFFING_MODELS):
-        files = ["metrics.json", "predictions.csv"]
-        files += ["model.npz"] if name in DUFFING_BASELINE_MODELS else ["model.keras", "history.csv"]
-        paths += [f"results/duffing/models/{name}/{file}" for file in files]
-    return paths
+    return [path for name in sorted(DUFFING_MODELS) for path in model_files(name, DUFFING_MODELS, "results/duffing/models")]
 
 
 def duffing_model_dirs(wildcards=None):
