@@ -95,16 +95,32 @@ def test_parabolic_inflow_has_mean_u_and_peak_one_and_a_half_u():
 
 
 def test_schafer_turek_steady_case_2d1_drag_and_lift():
-    """Re 20 in the 2.2 x 0.41 channel: c_D in [5.57, 5.59] (Schäfer & Turek 1996).
+    """Re 20 in the 2.2 x 0.41 channel: c_D in [5.57, 5.59], c_L in [0.0104, 0.0110] (Schäfer & Turek 1996).
 
-    Its reference c_L (0.0104 to 0.0110) is below what a staircase cylinder resolves at
-    this grid; only its size relative to the drag is checked."""
+    The cylinder sits 0.05 D below the channel axis, which is all that lifts it: the lift
+    has the reference's sign and size. A staircase cylinder of 20 cells and Mach 0.05 leave
+    the drag ≈ 2 % high. Over the sampled window the drag holds still: the mean density
+    does not creep up (the no-slip channel's outlet would otherwise feed mass back in)."""
     params = FlowParameters(reynolds=20, diameter_cells=20, domain_length=22, domain_height=4.1, cylinder_x=2, cylinder_y=2,
-                            inflow="parabolic", walls="no-slip", mach=0.05, spinup_time=25, sample_time=2, sample_interval=0.5)
+                            inflow="parabolic", walls="no-slip", mach=0.05, spinup_time=25, sample_time=4, sample_interval=0.5)
     _, samples = run(params, fields=False)
-    assert samples.drag[-1] == pytest.approx(5.58, rel=0.05)
-    assert np.ptp(samples.drag) < 0.01  # steady
-    assert abs(samples.lift[-1]) < 0.1
+    assert samples.drag[-1] == pytest.approx(5.58, rel=0.03)
+    assert np.ptp(samples.drag) < 0.005  # steady
+    assert 0.005 < samples.lift[-1] < 0.02
+
+
+def test_a_centred_cylinder_in_a_symmetric_channel_feels_no_lift():
+    """Inlet profile, walls and staircase cylinder are placed mirror-symmetric about the axis."""
+    params = FlowParameters(reynolds=20, diameter_cells=10, domain_length=10, domain_height=4, cylinder_x=2, cylinder_y=2,
+                            inflow="parabolic", walls="no-slip")
+    sim = CylinderFlow(params)
+    assert np.array_equal(sim.mask, sim.mask[::-1])
+    sim.run(1000)
+    u, v = sim.velocity()
+    np.testing.assert_allclose(u, u[::-1], atol=1e-6)
+    np.testing.assert_allclose(v, -v[::-1], atol=1e-6)
+    drag, lift = sim.coefficients()
+    assert abs(lift) < 1e-5 * drag
 
 
 def test_a_killed_simulation_resumes_from_its_checkpoint_with_the_same_result(tmp_path, monkeypatch, caplog):

@@ -6,12 +6,13 @@ GPU. The collision operator is a config choice; the default cumulant operator (G
 al. 2015) stays stable up to Re 1200 on the course notebooks' grid (a cylinder 12.8
 cells across) without any eddy viscosity.
 
-Geometry, in lattice cells: column 0 is the velocity inlet (uniform or parabolic, UBB),
-the last column a convective outflow (Geier's extrapolation outflow), the first and last
-rows are walls, either moving with the free stream (the course notebooks' set-up) or at
-rest (no-slip, as in Schäfer & Turek's channel). All of them are half-way bounce-back,
-so each sits half a cell from its row or column, and the fluid spans exactly
-`domain_length` x `domain_height` diameters. The cylinder is a staircase of bounce-back
+Geometry, in lattice cells: the lbmpy domain is the fluid grid, and the boundaries sit in
+its ghost layer (lbmpy's convention): the column before the first is the velocity inlet
+(uniform or parabolic, UBB), the column after the last a convective outflow (Geier's
+extrapolation outflow), the rows below and above are walls, either moving with the free
+stream (the course notebooks' set-up) or at rest (no-slip, as in Schäfer & Turek's
+channel). All of them are half-way bounce-back, so each wall lies on the edge of the fluid
+grid, and the fluid spans exactly `domain_length` x `domain_height` diameters. The cylinder is a staircase of bounce-back
 cells; the force on it comes from the momentum exchange across its links.
 
 Everything a store reports is in physical units: lengths in cylinder diameters D, time in
@@ -155,8 +156,8 @@ def configure_threads(threads: int) -> None:
 class CylinderFlow:
     """A running simulation: lbmpy's time step, boundaries and the force on the cylinder.
 
-    The lbmpy domain is the fluid grid plus one column of inlet and outlet and one row of
-    wall on each side; `velocity()` returns the fluid grid only, as (ny, nx) arrays.
+    The lbmpy domain is the fluid grid; inlet, outlet and walls live in its ghost layer.
+    `velocity()` returns the fluid grid, as (ny, nx) arrays.
     """
 
     def __init__(self, params: FlowParameters, backend: str = "cpu"):
@@ -180,15 +181,16 @@ class CylinderFlow:
         omega = sympy.Symbol("omega")
         method = {"cumulant": Method.CUMULANT, "mrt": Method.MRT, "trt": Method.TRT, "srt": Method.SRT}[params.collision]
         # One rate for the shear moments; lbmpy relaxes the higher-order moments at rate 1.
-        lbm_config = LBMConfig(stencil=LBStencil(Stencil.D2Q9), method=method, compressible=True, relaxation_rate=omega)
-        nx, ny = params.nx + 2, params.ny + 2
-        self.step_object = LatticeBoltzmannStep(domain_size=(nx, ny), lbm_config=lbm_config, config=config,
+        lbm_config = LBMConfig(stencil=LBStencil(Stencil.D2Q9), method=method, compressible=True, zero_centered=True,
+                               relaxation_rate=omega)
+        self.step_object = LatticeBoltzmannStep(domain_size=(params.nx, params.ny), lbm_config=lbm_config, config=config,
                                                 kernel_params={"omega": params.relaxation_rate}, name="flow")
         boundaries = self.step_object.boundary_handling
         u0 = params.inflow_velocity
         if params.inflow == "parabolic":
             def profile(boundary_data, **_):
-                y = boundary_data.link_positions(1) - 1.0  # midpoint of the link, above the wall (half a cell below row 1)
+                # Midpoint of each link above the bottom wall, in fluid-grid cells (the index array counts the ghost layer).
+                y = boundary_data.index_array["y"] - 0.5 + 0.5 * boundary_data.link_offsets()[:, 1]
                 height = params.ny
                 boundary_data["vel_0"] = np.clip(6.0 * u0 * y * (height - y) / height**2, 0.0, None)
                 boundary_data["vel_1"] = 0.0
@@ -204,9 +206,11 @@ class CylinderFlow:
         self.cylinder = NoSlip("cylinder")
         cx, cy = params.centre
         radius = params.diameter_cells / 2
-        # Midpoints count from the corner of the lbmpy domain, one cell outside the fluid grid.
-        boundaries.set_boundary(self.cylinder, mask_callback=lambda x, y: (x - 1 - cx) ** 2 + (y - 1 - cy) ** 2 <= radius**2)
+        # lbmpy hands the callback cell midpoints in fluid-grid cells (the inlet and the bottom wall at 0).
+        boundaries.set_boundary(self.cylinder, mask_callback=lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= radius**2)
         self.mask = cylinder_mask(params)
+        self._fluid = ~self.mask.T  # (nx, ny), lbmpy's axis order
+        self._weights = np.array([float(w) for w in self.step_object.method.weights], dtype=np.float32)
         self._initialise()
         self.step_count = 0
         self._loop = self.step_object.get_time_loop()
@@ -219,9 +223,9 @@ class CylinderFlow:
         p = self.params
         u0 = p.inflow_velocity
         handling = self.step_object.data_handling
-        velocity = handling.cpu_arrays[self.step_object.velocity_data_name]  # (nx + 4, ny + 4, 2) with ghost layers
-        x = np.arange(velocity.shape[0])[:, None] - 1.5
-        y = np.arange(velocity.shape[1])[None, :] - 1.5
+        velocity = handling.cpu_arrays[self.step_object.velocity_data_name]  # (nx + 2, ny + 2, 2) with the ghost layer
+        x = np.arange(velocity.shape[0])[:, None] - 0.5  # cell midpoints in fluid-grid cells
+        y = np.arange(velocity.shape[1])[None, :] - 0.5
         cx, cy = p.centre
         d = p.diameter_cells
         velocity[..., 0] = u0
@@ -239,7 +243,7 @@ class CylinderFlow:
 
     @property
     def pdfs(self) -> np.ndarray:
-        """Post-collision populations, (nx + 4, ny + 4, 9) with ghost layers (host copy)."""
+        """Post-collision populations, (nx + 2, ny + 2, 9) with the ghost layer (host copy)."""
         return self.step_object.data_handling.cpu_arrays[self.step_object.pdf_array_name]
 
     def run(self, steps: int) -> None:
@@ -247,10 +251,28 @@ class CylinderFlow:
             raise ValueError(f"steps must be even, not {steps}")
         self._loop.run(steps)
         self.step_count += steps
+        if steps:
+            self._hold_mean_density()
+
+    def _hold_mean_density(self) -> None:
+        """Rescale the populations so that the mean density of the fluid is 1 again.
+
+        A velocity inlet and a convective outlet leave the pressure level free. In a channel
+        with no-slip walls, whose pressure falls along its length, the extrapolating outlet
+        feeds mass back in and the density creeps up (by 0.75 % per D/U in Schäfer & Turek's
+        channel), and every force with it. A uniform rescale leaves the velocities as they are.
+        """
+        density = self.step_object.data_handling.cpu_arrays[self.step_object.density_data_name][1:-1, 1:-1]
+        scale = 1.0 / density[self._fluid].mean(dtype=np.float64)
+        # lbmpy stores f - w (zero-centred populations): s f = w + (s (f - w) + (s - 1) w).
+        self.pdfs[...] = self.pdfs * np.float32(scale) + self._weights * np.float32(scale - 1.0)
+        outflow = self._index_list(self.outflow)
+        for name in ("pdf", "pdf_nd"):
+            outflow[name] = outflow[name] * np.float32(scale) + self._weights[outflow["dir"]] * np.float32(scale - 1.0)
 
     def velocity(self) -> tuple[np.ndarray, np.ndarray]:
         """(u, v) on the fluid grid, (ny, nx) each, lattice units."""
-        velocity = self.step_object.data_handling.cpu_arrays[self.step_object.velocity_data_name][2:-2, 2:-2]
+        velocity = self.step_object.data_handling.cpu_arrays[self.step_object.velocity_data_name][1:-1, 1:-1]
         return velocity[..., 0].T.copy(), velocity[..., 1].T.copy()
 
     def force(self) -> np.ndarray:
