@@ -57,7 +57,7 @@ class FlowParameters:
     mach: float = 0.1  # of the mean inflow speed: U = mach / sqrt(3) lattice units
     collision: str = "cumulant"
     inflow: str = "uniform"  # or "parabolic" (mean speed U, peak 1.5 U)
-    walls: str = "moving"  # or "no-slip"
+    walls: str = "moving"  # or "free-slip", "no-slip"
     spinup_time: float = 40.0  # D/U, discarded
     sample_time: float = 20.0  # D/U, kept
     sample_interval: float = 0.04  # D/U between snapshots
@@ -163,7 +163,7 @@ class CylinderFlow:
     def __init__(self, params: FlowParameters, backend: str = "cpu"):
         import sympy
         from lbmpy import LatticeBoltzmannStep, LBMConfig, LBStencil, Method, Stencil
-        from lbmpy.boundaries import UBB, ExtrapolationOutflow, NoSlip
+        from lbmpy.boundaries import UBB, ExtrapolationOutflow, FreeSlip, NoSlip
         from pystencils import CreateKernelConfig, Target, make_slice
 
         if params.collision not in COLLISIONS:
@@ -197,9 +197,15 @@ class CylinderFlow:
             inlet = UBB(profile, dim=2, data_type="float32", name="inlet")
         else:
             inlet = UBB((u0, 0.0), data_type="float32", name="inlet")
-        wall = NoSlip("walls") if params.walls == "no-slip" else UBB((u0, 0.0), data_type="float32", name="walls")
-        boundaries.set_boundary(wall, make_slice[:, 0])
-        boundaries.set_boundary(wall, make_slice[:, -1])
+        if params.walls == "free-slip":  # mirror the populations: no friction, no flow through
+            stencil = self.step_object.method.stencil
+            walls = (FreeSlip(stencil, (0, 1), name="bottom wall"), FreeSlip(stencil, (0, -1), name="top wall"))
+        elif params.walls == "no-slip":
+            walls = (NoSlip("walls"),) * 2
+        else:
+            walls = (UBB((u0, 0.0), data_type="float32", name="walls"),) * 2
+        boundaries.set_boundary(walls[0], make_slice[:, 0])
+        boundaries.set_boundary(walls[1], make_slice[:, -1])
         boundaries.set_boundary(inlet, make_slice[0, 1:-1])
         self.outflow = ExtrapolationOutflow((1, 0), self.step_object.method, data_type="float32", name="outflow")
         boundaries.set_boundary(self.outflow, make_slice[-1, 1:-1])
@@ -219,7 +225,7 @@ class CylinderFlow:
         self._link_directions = np.array(self.step_object.method.stencil, dtype=np.float64)[links["dir"]]
 
     def _initialise(self) -> None:
-        """Free stream everywhere but in the cylinder, plus a transverse kick behind it."""
+        """Free stream everywhere but in the cylinder, plus a transverse kick just behind it."""
         p = self.params
         u0 = p.inflow_velocity
         handling = self.step_object.data_handling
@@ -229,7 +235,8 @@ class CylinderFlow:
         cx, cy = p.centre
         d = p.diameter_cells
         velocity[..., 0] = u0
-        velocity[..., 1] = 0.1 * u0 * np.sin(2 * np.pi * y / p.ny) * np.exp(-(((x - 1.5 * cx) / d) ** 2))
+        # A transverse puff one diameter behind the cylinder, the same sign on both sides of the wake, breaks its symmetry.
+        velocity[..., 1] = 0.1 * u0 * np.exp(-(((x - cx - d) / d) ** 2) - ((y - cy) / d) ** 2)
         inside = (x - cx) ** 2 + (y - cy) ** 2 <= (d / 2) ** 2
         velocity[inside] = 0.0
         handling.fill(self.step_object.density_data_name, 1.0)
