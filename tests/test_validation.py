@@ -1,4 +1,4 @@
-"""The solver against the literature: each reference case runs for real (about a minute on 2 cores)."""
+"""The solver against the literature: each reference case runs for real (2 minutes on 2 cores, all three)."""
 
 import pytest
 
@@ -17,17 +17,14 @@ def test_strouhal_number_of_the_unconfined_wake_is_within_5_percent_of_published
     assert rows[(case, "strouhal")]["passed"], rows[(case, "strouhal")]
 
 
-def test_mean_drag_at_re_100_is_near_published_2d_values(rows):
-    # Published: 1.33-1.35. The 5 % blockage with moving walls and the staircase cylinder put
-    # karman at ~1.50 (+12 %), just outside the 10 % the validation asks for; the row says so.
-    row = rows[("unconfined-re100", "drag_coefficient")]
-    assert 1.34 * 0.9 < row["value"] < 1.34 * 1.15
+def test_mean_drag_at_re_100_is_within_10_percent_of_published_2d_values(rows):
+    assert rows[("unconfined-re100", "drag_coefficient")]["passed"], rows[("unconfined-re100", "drag_coefficient")]
 
 
-def test_schafer_turek_2d2_strouhal_and_lift_within_reference_intervals_and_drag_within_4_percent(rows):
+def test_schafer_turek_2d2_strouhal_and_lift_within_reference_intervals_and_drag_within_2_5_percent(rows):
     assert rows[("schafer-turek-2d2", "strouhal")]["passed"]
     assert rows[("schafer-turek-2d2", "max_lift_coefficient")]["passed"]
-    assert rows[("schafer-turek-2d2", "max_drag_coefficient")]["value"] == pytest.approx(3.23, rel=0.04)
+    assert rows[("schafer-turek-2d2", "max_drag_coefficient")]["value"] == pytest.approx(3.23, rel=0.025)
 
 
 def test_every_reference_of_every_case_has_a_row(rows):
