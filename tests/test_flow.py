@@ -110,17 +110,18 @@ def test_schafer_turek_steady_case_2d1_drag_and_lift():
 
 
 def test_a_centred_cylinder_in_a_symmetric_channel_feels_no_lift():
-    """Inlet profile, walls and staircase cylinder are placed mirror-symmetric about the axis."""
+    """Inlet profile, walls and staircase cylinder are placed mirror-symmetric about the axis:
+    once the kick that starts the shedding has died away (Re 20 stays steady), so is the flow."""
     params = FlowParameters(reynolds=20, diameter_cells=10, domain_length=10, domain_height=4, cylinder_x=2, cylinder_y=2,
                             inflow="parabolic", walls="no-slip")
     sim = CylinderFlow(params)
     assert np.array_equal(sim.mask, sim.mask[::-1])
-    sim.run(1000)
+    sim.run(6000)  # 35 D/U
     u, v = sim.velocity()
-    np.testing.assert_allclose(u, u[::-1], atol=1e-6)
-    np.testing.assert_allclose(v, -v[::-1], atol=1e-6)
+    np.testing.assert_allclose(u / params.inflow_velocity, u[::-1] / params.inflow_velocity, atol=1e-4)
+    np.testing.assert_allclose(v / params.inflow_velocity, -v[::-1] / params.inflow_velocity, atol=1e-4)
     drag, lift = sim.coefficients()
-    assert abs(lift) < 1e-5 * drag
+    assert abs(lift) < 1e-4 * drag
 
 
 def test_a_killed_simulation_resumes_from_its_checkpoint_with_the_same_result(tmp_path, monkeypatch, caplog):
