@@ -134,7 +134,7 @@ def kill_when(process, condition, timeout=300):
 
 
 def test_a_simulation_killed_midway_resumes_and_gives_the_same_store(tmp_path):
-    slow = RERUN_CONFIG | {"flow": RERUN_CONFIG["flow"] | {"diameter_cells": 10, "domain_length": 16, "domain_height": 6, "spinup_time": 900}}
+    slow = RERUN_CONFIG | {"flow": RERUN_CONFIG["flow"] | {"diameter_cells": 10, "domain_length": 16, "domain_height": 6, "spinup_time": 300}}
     target = ["results/flow/re150.zarr", "--set-resources", "simulate_flow:checkpoint_steps=200"]
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     for workdir in (killed, clean):

@@ -14,8 +14,8 @@ stream (the course notebooks' set-up) or at rest (no-slip, as in Schäfer & Ture
 channel). All of them are half-way bounce-back, so each wall lies on the edge of the fluid
 grid, and the fluid spans exactly `domain_length` x `domain_height` diameters. The
 cylinder is a staircase of bounce-back cells; the force on it comes from the momentum
-exchange across its links. After every run of steps the populations are rescaled to a
-mean density of 1 (see `CylinderFlow._hold_mean_density`).
+exchange across its links. Every 200 steps the populations are rescaled to a mean
+density of 1 (see `CylinderFlow._hold_mean_density`).
 
 Everything a store reports is in physical units: lengths in cylinder diameters D, time in
 convective units D/U, velocities in units of the (mean) inflow speed U.
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 MAX_LATTICE_SPEED = 1 / math.sqrt(3)
 COLLISIONS = ("cumulant", "mrt", "trt", "srt")
 BACKENDS = ("cpu", "gpu")
+# Steps between the rescales that hold the mean density at 1 (see CylinderFlow._hold_mean_density).
+HOLD_DENSITY_EVERY = 200
 
 
 @dataclass(frozen=True)
@@ -254,7 +256,7 @@ class CylinderFlow:
             raise ValueError(f"steps must be even, not {steps}")
         self._loop.run(steps)
         self.step_count += steps
-        if steps:
+        if self.step_count // HOLD_DENSITY_EVERY > (self.step_count - steps) // HOLD_DENSITY_EVERY:
             self._hold_mean_density()
 
     def _hold_mean_density(self) -> None:
@@ -267,8 +269,10 @@ class CylinderFlow:
         """
         density = self.step_object.data_handling.cpu_arrays[self.step_object.density_data_name][1:-1, 1:-1]
         scale = 1.0 / density[self._fluid].mean(dtype=np.float64)
-        # lbmpy stores f - w (zero-centred populations): s f = w + (s (f - w) + (s - 1) w).
-        self.pdfs[...] = self.pdfs * np.float32(scale) + self._weights * np.float32(scale - 1.0)
+        # lbmpy stores f - w (zero-centred populations): s f = w + (s (f - w) + (s - 1) w), in place.
+        pdfs = self.pdfs
+        pdfs *= np.float32(scale)
+        pdfs += self._weights * np.float32(scale - 1.0)
         outflow = self._index_list(self.outflow)
         for name in ("pdf", "pdf_nd"):
             outflow[name] = outflow[name] * np.float32(scale) + self._weights[outflow["dir"]] * np.float32(scale - 1.0)
