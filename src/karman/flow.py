@@ -269,13 +269,12 @@ class CylinderFlow:
         """
         density = self.step_object.data_handling.cpu_arrays[self.step_object.density_data_name][1:-1, 1:-1]
         scale = 1.0 / density[self._fluid].mean(dtype=np.float64)
+        outflow = self._index_list(self.outflow)  # the outlet keeps the populations of the step before
         # lbmpy stores f - w (zero-centred populations): s f = w + (s (f - w) + (s - 1) w), in place.
-        pdfs = self.pdfs
-        pdfs *= np.float32(scale)
-        pdfs += self._weights * np.float32(scale - 1.0)
-        outflow = self._index_list(self.outflow)
-        for name in ("pdf", "pdf_nd"):
-            outflow[name] = outflow[name] * np.float32(scale) + self._weights[outflow["dir"]] * np.float32(scale - 1.0)
+        for populations, weights in ((self.pdfs, self._weights), (outflow["pdf"], self._weights[outflow["dir"]]),
+                                     (outflow["pdf_nd"], self._weights[outflow["dir"]])):
+            populations *= np.float32(scale)
+            populations += weights * np.float32(scale - 1.0)
 
     def velocity(self) -> tuple[np.ndarray, np.ndarray]:
         """(u, v) on the fluid grid, (ny, nx) each, lattice units."""
