@@ -13,9 +13,11 @@ extrapolation outflow), the rows below and above are walls, either moving with t
 stream (the course notebooks' set-up) or at rest (no-slip, as in Schäfer & Turek's
 channel). All of them are half-way bounce-back, so each wall lies on the edge of the fluid
 grid, and the fluid spans exactly `domain_length` x `domain_height` diameters. The
-cylinder is a staircase of bounce-back cells; the force on it comes from the momentum
-exchange across its links. Every 200 steps the populations are rescaled to a mean
-density of 1 (see `CylinderFlow._hold_mean_density`).
+cylinder's wall is interpolated (lbmpy's second-order QuadraticBounceBack): each
+link into the cylinder knows where along it the circle lies; `cylinder_boundary:
+bounce-back` puts the wall half-way along every link instead (a staircase). The force on
+the cylinder comes from the momentum exchange across its links. Every 200 steps the
+populations are rescaled to a mean density of 1 (see `CylinderFlow._hold_mean_density`).
 
 Everything a store reports is in physical units: lengths in cylinder diameters D, time in
 convective units D/U, velocities in units of the (mean) inflow speed U.
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 # Speeds beyond the lattice sound speed mean the run has left its stable range.
 MAX_LATTICE_SPEED = 1 / math.sqrt(3)
 COLLISIONS = ("cumulant", "mrt", "trt", "srt")
+CYLINDER_BOUNDARIES = ("interpolated", "bounce-back")
 BACKENDS = ("cpu", "gpu")
 # Steps between the rescales that hold the mean density at 1 (see CylinderFlow._hold_mean_density).
 HOLD_DENSITY_EVERY = 200
@@ -62,6 +65,7 @@ class FlowParameters:
     collision: str = "cumulant"
     inflow: str = "uniform"  # or "parabolic" (mean speed U, peak 1.5 U)
     walls: str = "moving"  # or "no-slip"
+    cylinder_boundary: str = "interpolated"  # or "bounce-back" (a staircase)
     spinup_time: float = 40.0  # D/U, discarded
     sample_time: float = 20.0  # D/U, kept
     sample_interval: float = 0.04  # D/U between snapshots
@@ -152,6 +156,20 @@ def cylinder_mask(params: FlowParameters) -> np.ndarray:
     return inside_cylinder(*params.coordinates())
 
 
+def wall_distances(x: np.ndarray, y: np.ndarray, links: np.ndarray, radius: float) -> np.ndarray:
+    """Fraction q of each link from a fluid cell's centre (x, y) to the circle of `radius` about the origin.
+
+    Solves |p + q c| = r for the first crossing along the link c (lattice units); links that
+    miss the circle (which a link into the cylinder cannot) get q = 1.
+    """
+    links = np.asarray(links, dtype=np.float64)
+    a = (links**2).sum(axis=1)
+    b = x * links[:, 0] + y * links[:, 1]
+    discriminant = b**2 - a * (x**2 + y**2 - radius**2)
+    q = np.where(discriminant >= 0, (-b - np.sqrt(np.maximum(discriminant, 0.0))) / a, 1.0)
+    return np.clip(q, 0.0, 1.0)
+
+
 def configure_threads(threads: int) -> None:
     """OpenMP threads of the generated kernels; call before the first simulation."""
     os.environ["OMP_NUM_THREADS"] = str(max(1, int(threads)))
@@ -167,11 +185,13 @@ class CylinderFlow:
     def __init__(self, params: FlowParameters, backend: str = "cpu"):
         import sympy
         from lbmpy import LatticeBoltzmannStep, LBMConfig, LBStencil, Method, Stencil
-        from lbmpy.boundaries import UBB, ExtrapolationOutflow, NoSlip
+        from lbmpy.boundaries import UBB, ExtrapolationOutflow, NoSlip, QuadraticBounceBack
         from pystencils import CreateKernelConfig, Target, make_slice
 
         if params.collision not in COLLISIONS:
             raise ValueError(f"flow.collision {params.collision!r} is not one of {', '.join(COLLISIONS)}")
+        if params.cylinder_boundary not in CYLINDER_BOUNDARIES:
+            raise ValueError(f"flow.cylinder_boundary {params.cylinder_boundary!r} is not one of {', '.join(CYLINDER_BOUNDARIES)}")
         if backend not in BACKENDS:
             raise ValueError(f"flow.backend {backend!r} is not one of {', '.join(BACKENDS)}")
         self.params = params
@@ -207,9 +227,17 @@ class CylinderFlow:
         boundaries.set_boundary(inlet, make_slice[0, 1:-1])
         self.outflow = ExtrapolationOutflow((1, 0), self.step_object.method, data_type="float32", name="outflow")
         boundaries.set_boundary(self.outflow, make_slice[-1, 1:-1])
-        self.cylinder = NoSlip("cylinder")
         cx, cy = params.centre
         radius = params.diameter_cells / 2
+        if params.cylinder_boundary == "interpolated":
+            def wall_distance(boundary_data, **_):
+                # The index array counts the ghost layer: cell i has its centre at i - 0.5 in fluid-grid cells.
+                cells = boundary_data.index_array
+                boundary_data["q"] = wall_distances(cells["x"] - 0.5 - cx, cells["y"] - 0.5 - cy, boundary_data.link_offsets(), radius)
+            # The interpolation recovers the pre-collision population with the shear relaxation rate.
+            self.cylinder = QuadraticBounceBack(omega, name="cylinder", init_wall_distance=wall_distance, data_type="float32")
+        else:
+            self.cylinder = NoSlip("cylinder")
         # lbmpy hands the callback cell midpoints in fluid-grid cells (the inlet and the bottom wall at 0).
         boundaries.set_boundary(self.cylinder, mask_callback=lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= radius**2)
         self.mask = cylinder_mask(params)
@@ -219,8 +247,18 @@ class CylinderFlow:
         self.step_count = 0
         self._loop = self.step_object.get_time_loop()
         links = self._index_list(self.cylinder)
+        stencil = self.step_object.method.stencil
+        offsets = np.array(stencil)
+        opposite = np.array([stencil.index(tuple(-c for c in direction)) for direction in stencil])
+        # Each link: the population leaving the fluid cell, and the one the boundary sends back
+        # (written into the cylinder cell the link points to, in the opposite direction).
         self._links = (links["x"], links["y"], links["dir"])
-        self._link_directions = np.array(self.step_object.method.stencil, dtype=np.float64)[links["dir"]]
+        self._links_back = (links["x"] + offsets[links["dir"], 0], links["y"] + offsets[links["dir"], 1], opposite[links["dir"]])
+        self._link_directions = offsets[links["dir"]].astype(np.float64)
+        if backend == "gpu":
+            import cupy
+
+            self._links, self._links_back = (tuple(cupy.asarray(i) for i in index) for index in (self._links, self._links_back))
 
     def _initialise(self) -> None:
         """Free stream everywhere but in the cylinder, plus a transverse kick just behind it."""
@@ -284,11 +322,19 @@ class CylinderFlow:
     def force(self) -> np.ndarray:
         """Force (Fx, Fy) of the fluid on the cylinder in lattice units, by momentum exchange.
 
-        Each link from a fluid cell into the cylinder bounces its population back, which
-        transfers 2 c_i f_i of momentum to the body (half-way bounce-back, wall at rest).
+        Each link from a fluid cell into the cylinder carries c_i (f_i + f_-i) to the body:
+        the population that leaves, plus the one the boundary sends back. Both are read from
+        the populations of the step before the last, which lbmpy keeps in its second array
+        with the boundary's values in place (so the force is one step, 1/steps_per_time_unit
+        D/U, old). Over a closed body the weights of the zero-centred storage cancel.
         """
-        values = self.pdfs[self._links].astype(np.float64)
-        return 2.0 * (values[:, None] * self._link_directions).sum(axis=0)
+        handling = self.step_object.data_handling
+        name = self.step_object._tmp_arr_name
+        previous = handling.gpu_arrays[name] if self.backend == "gpu" else handling.cpu_arrays[name]
+        values = previous[self._links].astype(np.float64) + previous[self._links_back]
+        if self.backend == "gpu":
+            values = values.get()
+        return (values[:, None] * self._link_directions).sum(axis=0)
 
     def coefficients(self) -> tuple[float, float]:
         """Drag and lift coefficients F / (rho U^2 D / 2)."""
