@@ -29,6 +29,7 @@ def test_default_config_is_valid_and_complete():
 def test_schema_fills_defaults_down_to_each_model():
     config = validated({"reynolds": [100, 200], "models": {"big": {"type": "mlp"}, "base": {"type": "ridge"}}})
     assert config["flow"]["diameter_cells"] == 12.8
+    assert config["flow"]["cylinder_boundary"] == "interpolated"
     assert config["fields"]["crop"]["x"] == [-0.5, 4.5]
     assert config["split"]["fractions"] == {"train": 0.7, "val": 0.1, "test": 0.2}
     assert config["models"]["big"]["hidden_units"] == [10, 10]
@@ -42,6 +43,7 @@ def test_schema_fills_defaults_down_to_each_model():
     ({"reynolds": [300, "fast"]}, "reynolds"),
     ({"flow": {"mach": 0.5}}, "mach"),
     ({"flow": {"collision": "bgk"}}, "collision"),
+    ({"flow": {"cylinder_boundary": "staircase"}}, "cylinder_boundary"),
     ({"flow": {"grid": 3}}, "grid"),
     ({"split": {"strategy": "kfold"}}, "strategy"),
     ({"models": {"mlp": {"type": "mlp", "filters": [3]}}}, "filters"),

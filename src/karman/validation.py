@@ -17,12 +17,13 @@ interval from the literature:
   [0.295, 0.305], max c_D in [3.22, 3.24], max c_L in [0.99, 1.01]. Source: M. Schäfer and
   S. Turek, Notes Numer. Fluid Mech. 52 (1996) 547.
 
-Measured on 2 cores (``python benchmarks/run.py flow-validation``): the Strouhal numbers
-land within 3 % of the references, the mean drag at Re 100 is 7.6 % high (1.442; the 5 %
-blockage and the staircase cylinder), Schäfer & Turek's St and max c_L fall inside their
-intervals and max c_D 1.6 % above its. How far the inlet and outlet sit matters: with the
-cylinder 8 D behind the inlet and 22 D before the outlet, the drag at Re 100 was 1.49 and
-the lift amplitude 0.53 instead of 0.36 (published 0.33).
+Measured on 2 cores (``python benchmarks/run.py flow-validation``), with the interpolated
+cylinder wall: the Strouhal numbers land within 2 % of the references, the mean drag at
+Re 100 is 3.1 % high (1.382; about what the 5 % blockage adds), Schäfer & Turek's St and
+max c_D fall inside their intervals and max c_L 2.7 % below its (inside at D = 60 cells).
+How far the inlet and outlet sit matters: with the cylinder 8 D behind the inlet and 22 D
+before the outlet, the drag at Re 100 was 1.49 and the lift amplitude 0.53 instead of 0.36
+(published 0.33; staircase cylinder).
 """
 
 from __future__ import annotations
