@@ -159,15 +159,14 @@ def cylinder_mask(params: FlowParameters) -> np.ndarray:
 def wall_distances(x: np.ndarray, y: np.ndarray, links: np.ndarray, radius: float) -> np.ndarray:
     """Fraction q of each link from a fluid cell's centre (x, y) to the circle of `radius` about the origin.
 
-    Solves |p + q c| = r for the first crossing along the link c (lattice units); links that
-    miss the circle (which a link into the cylinder cannot) get q = 1.
+    Solves |p + q c| = r for the first crossing along each link c (lattice units) from a
+    fluid cell into the cylinder, which crosses the circle once.
     """
     links = np.asarray(links, dtype=np.float64)
     a = (links**2).sum(axis=1)
     b = x * links[:, 0] + y * links[:, 1]
     discriminant = b**2 - a * (x**2 + y**2 - radius**2)
-    q = np.where(discriminant >= 0, (-b - np.sqrt(np.maximum(discriminant, 0.0))) / a, 1.0)
-    return np.clip(q, 0.0, 1.0)
+    return np.clip((-b - np.sqrt(np.maximum(discriminant, 0.0))) / a, 0.0, 1.0)
 
 
 def configure_threads(threads: int) -> None:
