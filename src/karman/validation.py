@@ -19,7 +19,7 @@ interval from the literature:
 
 Measured on 2 cores (``python benchmarks/run.py flow-validation``), with the interpolated
 cylinder wall: the Strouhal numbers land within 2 % of the references, the mean drag at
-Re 100 is 3.1 % high (1.382; about what the 5 % blockage adds), Schäfer & Turek's St and
+Re 100 is 3.1 % high (1.382, the 5 % blockage included), Schäfer & Turek's St and
 max c_D fall inside their intervals and max c_L 2.7 % below its (inside at D = 60 cells).
 How far the inlet and outlet sit matters: with the cylinder 8 D behind the inlet and 22 D
 before the outlet, the drag at Re 100 was 1.49 and the lift amplitude 0.53 instead of 0.36
