@@ -186,6 +186,7 @@ class CylinderFlow:
         from lbmpy import LatticeBoltzmannStep, LBMConfig, LBStencil, Method, Stencil
         from lbmpy.boundaries import UBB, ExtrapolationOutflow, NoSlip, QuadraticBounceBack
         from pystencils import CreateKernelConfig, Target, make_slice
+        from pystencils.stencil import inverse_direction
 
         if params.collision not in COLLISIONS:
             raise ValueError(f"flow.collision {params.collision!r} is not one of {', '.join(COLLISIONS)}")
@@ -248,7 +249,7 @@ class CylinderFlow:
         links = self._index_list(self.cylinder)
         stencil = self.step_object.method.stencil
         offsets = np.array(stencil)
-        opposite = np.array([stencil.index(tuple(-c for c in direction)) for direction in stencil])
+        opposite = np.array([stencil.index(inverse_direction(direction)) for direction in stencil])
         # Each link: the population leaving the fluid cell, and the one the boundary sends back
         # (written into the cylinder cell the link points to, in the opposite direction).
         self._links = (links["x"], links["y"], links["dir"])
