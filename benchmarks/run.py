@@ -178,6 +178,42 @@ def bench_flow_mlups(scratch: Path, repeats: int) -> None:
               f"{threads} threads)")
 
 
+GPU_FLOW_GRID = (5120, 2048)  # 1.05e7 cells, 377 MB per population array
+
+
+def bench_flow_gpu_mlups(scratch: Path, repeats: int) -> None:
+    """MLUPS of karman's gpu backend against the device's memory-bandwidth bound, one run."""
+    try:
+        import cupy
+
+        device = cupy.cuda.Device()
+        name = cupy.cuda.runtime.getDeviceProperties(device.id)["name"].decode()
+    except Exception as error:  # no CuPy, no driver or no device
+        print(f"flow-gpu-mlups: skipped (the gpu backend needs CuPy and a CUDA device: {error})")
+        return
+    a = cupy.ones(2**30 // 4, dtype=cupy.float32)
+    b = cupy.empty_like(a)
+
+    def device_copy():
+        cupy.copyto(b, a)
+        device.synchronize()
+
+    bandwidth = 2 * a.nbytes / median_seconds(device_copy, max(repeats, 5))
+    bound = bandwidth / BYTES_PER_UPDATE / 1e6
+    nx, ny = GPU_FLOW_GRID
+    params = FlowParameters(reynolds=300, diameter_cells=ny / 10, domain_length=nx / (ny / 10), domain_height=10)
+    sim = CylinderFlow(params, backend="gpu")
+    steps = 1000
+    sim.run(steps)  # warm up: kernel compilation and first launches
+    # Each run() also copies the populations to the host once; the difference between
+    # 2n and n steps is the time of n steps alone.
+    seconds = median_seconds(lambda: sim.run(2 * steps), repeats) - median_seconds(lambda: sim.run(steps), repeats)
+    mlups = steps * params.nx * params.ny / seconds / 1e6
+    print(f"flow-gpu-mlups: {mlups / bound:.2f}x karman gpu backend over the memory-bandwidth bound "
+          f"({mlups:.0f} vs {bound:.0f} MLUPS on {nx}x{ny} = {nx * ny / 1e6:.1f}e6 cells; {bandwidth / 1e12:.2f} TB/s device copy / "
+          f"{BYTES_PER_UPDATE} B per update; {name})")
+
+
 def bench_flow_validation(scratch: Path, repeats: int) -> None:
     """Grid convergence of the validation cases: St and c_D at three resolutions, against the literature."""
     import os
@@ -207,33 +243,56 @@ def synthetic_vorticity_store(path: Path, n_samples: int, shape=(64, 64)) -> Pat
 
 
 def bench_train_streaming(scratch: Path, repeats: int) -> None:
-    """One epoch of Keras fitting fed from the Zarr store vs from numpy arrays in memory."""
+    """Keras epochs streamed from the Zarr store (karman.train.fit_keras) vs fed from numpy arrays in memory.
+
+    The default data's sizes: 1400 training and 200 validation snapshots of 64 x 64, batch
+    32, validation after every epoch; the streamed batches hold the whole split in their
+    chunk cache, so the difference is the feeding alone. Time per epoch after the first.
+    """
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from karman.loader import SnapshotBatches, keras_dataset
     from karman.stores import open_store
-    from karman.train import build_keras_model, configure_keras
+    from karman.train import PREDICT_BATCH, build_keras_model, configure_keras
 
     keras = configure_keras("tensorflow", seed=0, threads=2, gpu=False)
-    path = synthetic_vorticity_store(scratch / "train-vorticity.zarr", 4096)
+    path = synthetic_vorticity_store(scratch / "train-vorticity.zarr", 1600)
     field = open_store(path)["vorticity"]
     targets = field["reynolds"].values.astype(np.float32)
-    samples = np.arange(field.sizes["sample"])
+    train, val = np.arange(1400), np.arange(1400, 1600)
+    epochs = 2 + 3 * repeats
+
+    class EpochSeconds(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.started)
+
+    def seconds_per_epoch(model, **data):
+        timer = EpochSeconds()
+        timer.seconds = []
+        model.fit(**data, epochs=epochs, verbose=0, callbacks=[timer])
+        return statistics.median(timer.seconds[1:])
+
     spec = {"type": "mlp", "hidden_units": [10, 10], "activation": "relu", "dropout": 0.0}
     cnn = {**spec, "type": "cnn", "filters": [16, 32], "kernel_size": 3, "dense_units": [64], "strides": 1, "padding": "same", "pooling": True}
     for name, flatten, spec in (("mlp", True, spec), ("cnn", False, cnn)):
+        def batches(samples, shuffle, batch_size=32):
+            return SnapshotBatches(field, samples, targets[samples], batch_size, shuffle=shuffle, flatten=flatten)
+
         shape = (64 * 64,) if flatten else (64, 64, 1)
         model = build_keras_model(keras, spec, shape, 0.0, 1.0, 750.0, 335.0)
         model.compile(optimizer="adam", loss="mse")
-        in_memory = np.nan_to_num(field.values).reshape(len(samples), *shape)
-        streamed = keras_dataset(keras, SnapshotBatches(field, samples, targets, 32, shuffle=True, flatten=flatten))
-        model.fit(in_memory, targets, batch_size=32, epochs=1, verbose=0)  # compile both paths before timing
-        model.fit(streamed, epochs=1, verbose=0, shuffle=False)
-        memory_s = median_seconds(lambda: model.fit(in_memory, targets, batch_size=32, epochs=1, verbose=0, shuffle=True), repeats)
-        stream_s = median_seconds(lambda: model.fit(streamed, epochs=1, verbose=0, shuffle=False), repeats)
+        in_memory = np.nan_to_num(field.values).reshape(len(targets), *shape)
+        memory_s = seconds_per_epoch(model, x=in_memory[train], y=targets[train], batch_size=32, shuffle=True,
+                                     validation_data=(in_memory[val], targets[val]), validation_batch_size=PREDICT_BATCH)
+        stream_s = seconds_per_epoch(model, x=keras_dataset(keras, batches(train, shuffle=True)), shuffle=False,
+                                     validation_data=keras_dataset(keras, batches(val, False, PREDICT_BATCH)))
         print(f"train-streaming-{name}: {memory_s / stream_s:.2f}x samples/s streamed from zarr over in-memory numpy "
-              f"({len(samples) / stream_s:.0f} vs {len(samples) / memory_s:.0f} samples/s, {name} on 64x64 snapshots, batch 32, CPU)")
+              f"({len(train) / stream_s:.0f} vs {len(train) / memory_s:.0f} training samples/s with validation every epoch, "
+              f"{name} on 64x64 snapshots, batch 32, 2 threads, CPU)")
 
 
 def bench_learning_splits(scratch: Path, repeats: int) -> None:
@@ -332,6 +391,7 @@ BENCHMARKS = {
     "fields-memory": bench_fields_memory,
     "fields-throughput": bench_fields_throughput,
     "flow-mlups": bench_flow_mlups,
+    "flow-gpu-mlups": bench_flow_gpu_mlups,
     "flow-validation": bench_flow_validation,
     "train-streaming": bench_train_streaming,
     "learning-splits": bench_learning_splits,

@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -307,12 +308,28 @@ class CylinderFlow:
         """
         density = self.step_object.data_handling.cpu_arrays[self.step_object.density_data_name][1:-1, 1:-1]
         scale = 1.0 / density[self._fluid].mean(dtype=np.float64)
-        outflow = self._index_list(self.outflow)  # the outlet keeps the populations of the step before
-        # lbmpy stores f - w (zero-centred populations): s f = w + (s (f - w) + (s - 1) w), in place.
-        for populations, weights in ((self.pdfs, self._weights), (outflow["pdf"], self._weights[outflow["dir"]]),
-                                     (outflow["pdf_nd"], self._weights[outflow["dir"]])):
-            populations *= np.float32(scale)
-            populations += weights * np.float32(scale - 1.0)
+        with self._outflow_on_host() as outflow:  # the outlet keeps the populations of the step before
+            # lbmpy stores f - w (zero-centred populations): s f = w + (s (f - w) + (s - 1) w), in place.
+            for populations, weights in ((self.pdfs, self._weights), (outflow["pdf"], self._weights[outflow["dir"]]),
+                                         (outflow["pdf_nd"], self._weights[outflow["dir"]])):
+                populations *= np.float32(scale)
+                populations += weights * np.float32(scale - 1.0)
+
+    @contextmanager
+    def _outflow_on_host(self):
+        """The outlet's link list, with its stored populations, to read and change on the host.
+
+        The populations themselves are copied between host and device by lbmpy's time loop;
+        the boundaries' link lists are not (lbmpy uploads them once), so on the GPU this
+        downloads them first and uploads them again afterwards.
+        """
+        handling = self.step_object.data_handling
+        name = self.step_object.boundary_handling._index_array_name
+        if self.backend == "gpu":
+            handling.to_cpu(name)
+        yield self._index_list(self.outflow)
+        if self.backend == "gpu":
+            handling.to_gpu(name)
 
     def velocity(self) -> tuple[np.ndarray, np.ndarray]:
         """(u, v) on the fluid grid, (ny, nx) each, lattice units."""
@@ -356,14 +373,14 @@ class CylinderFlow:
 
     def state(self) -> dict[str, np.ndarray]:
         """Everything needed to continue the run bit for bit (see `restore`)."""
-        outflow = self._index_list(self.outflow)
-        return {"pdfs": self.pdfs.copy(), "outflow_pdf": outflow["pdf"].copy(), "outflow_pdf_nd": outflow["pdf_nd"].copy(),
-                "step_count": np.array(self.step_count)}
+        with self._outflow_on_host() as outflow:
+            return {"pdfs": self.pdfs.copy(), "outflow_pdf": outflow["pdf"].copy(), "outflow_pdf_nd": outflow["pdf_nd"].copy(),
+                    "step_count": np.array(self.step_count)}
 
     def restore(self, state) -> None:
         self.pdfs[...] = state["pdfs"]
-        outflow = self._index_list(self.outflow)
-        outflow["pdf"], outflow["pdf_nd"] = state["outflow_pdf"], state["outflow_pdf_nd"]
+        with self._outflow_on_host() as outflow:
+            outflow["pdf"], outflow["pdf_nd"] = state["outflow_pdf"], state["outflow_pdf_nd"]
         self.step_count = int(state["step_count"])
         self.run(0)  # uploads the populations where the kernel runs and refreshes the velocity
 
