@@ -264,6 +264,9 @@ def bench_train_streaming(scratch: Path, repeats: int) -> None:
     epochs = 2 + 3 * repeats
 
     class EpochSeconds(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.seconds = []
+
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
 
@@ -272,7 +275,6 @@ def bench_train_streaming(scratch: Path, repeats: int) -> None:
 
     def seconds_per_epoch(model, **data):
         timer = EpochSeconds()
-        timer.seconds = []
         model.fit(**data, epochs=epochs, verbose=0, callbacks=[timer])
         return statistics.median(timer.seconds[1:])
 
