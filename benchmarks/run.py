@@ -122,6 +122,11 @@ FLOW_GRID = (1600, 400)  # (nx, ny): 23 MB of float32 populations per array, two
 LARGE_FLOW_GRID = (4800, 1200)  # 207 MB per array: no cache helps
 
 
+def channel_of(nx: int, ny: int) -> FlowParameters:
+    """The default channel's shape (10 D high) at Re 300 on an nx x ny grid."""
+    return FlowParameters(reynolds=300, diameter_cells=ny / 10, domain_length=nx / (ny / 10), domain_height=10)
+
+
 def roll_bgk_step(f: np.ndarray, omega: float, cx: np.ndarray, cy: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The floor: a plain np.roll D2Q9 BGK step (periodic, no obstacle), as textbooks write it."""
     rho = f.sum(axis=0)
@@ -152,7 +157,7 @@ def bench_flow_mlups(scratch: Path, repeats: int) -> None:
     threads = len(os.sched_getaffinity(0))
     configure_threads(threads)
     def cpu_backend_mlups(nx: int, ny: int) -> float:
-        params = FlowParameters(reynolds=300, diameter_cells=ny / 10, domain_length=nx / (ny / 10), domain_height=10)
+        params = channel_of(nx, ny)
         sim = CylinderFlow(params)
         sim.run(20)  # warm up: first touch of the pages, OpenMP start-up
         steps = 200 * (FLOW_GRID[0] * FLOW_GRID[1]) // (nx * ny) or 10
@@ -201,7 +206,7 @@ def bench_flow_gpu_mlups(scratch: Path, repeats: int) -> None:
     bandwidth = 2 * a.nbytes / median_seconds(device_copy, max(repeats, 5))
     bound = bandwidth / BYTES_PER_UPDATE / 1e6
     nx, ny = GPU_FLOW_GRID
-    params = FlowParameters(reynolds=300, diameter_cells=ny / 10, domain_length=nx / (ny / 10), domain_height=10)
+    params = channel_of(nx, ny)
     sim = CylinderFlow(params, backend="gpu")
     steps = 1000
     sim.run(steps)  # warm up: kernel compilation and first launches
