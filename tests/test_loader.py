@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from karman.loader import SnapshotBatches
+from karman.loader import SnapshotBatches, epochs
 from karman.stores import open_store, write_store
 from karman.train import input_statistics
 
@@ -36,6 +36,18 @@ def test_every_training_sample_once_per_epoch_in_a_new_order(field):
     assert sorted(second) == sorted(train) and not np.array_equal(first, second)
     again = SnapshotBatches(field, train, train * 10.0, batch_size=32, shuffle=True, seed=5)
     np.testing.assert_array_equal(epoch_samples(again), first)  # same seed, same order
+
+
+def test_the_stream_runs_through_each_epoch_in_its_own_order(field):
+    train = np.arange(0, N_SAMPLES, 2)
+    stream = epochs(SnapshotBatches(field, train, train * 10.0, batch_size=32, shuffle=True, seed=5))
+    reference = SnapshotBatches(field, train, train * 10.0, batch_size=32, shuffle=True, seed=5)
+    for _ in range(3):  # each epoch whole, in the order its epoch number gives, then the next
+        for i in range(len(reference)):
+            snapshots, targets = next(stream)
+            np.testing.assert_array_equal(snapshots, reference[i][0])
+            np.testing.assert_array_equal(targets, reference[i][1])
+        reference.next_epoch()
 
 
 def test_targets_travel_with_their_snapshots(field):

@@ -83,6 +83,68 @@ def test_same_seed_gives_the_same_metrics(dataset, tmp_path):
     assert first["test"] == second["test"]
 
 
+def streamed_and_in_memory_losses(root, backend: str) -> tuple[dict, dict]:
+    """Losses of `fit` on the streamed input, and of the same model given each epoch's
+    batches of order e from memory, epoch by epoch."""
+    from karman.loader import SnapshotBatches, keras_fit_data
+    from karman.stores import open_store
+    from karman.train import build_keras_model, configure_keras
+
+    keras = configure_keras(backend, seed=0, threads=1, gpu=False)
+    field = open_store(root / "vorticity.zarr")["vorticity"]
+    targets = (field["reynolds"].values / 1200).astype(np.float32)
+    train, val = np.arange(0, 120), np.arange(120, 160)
+
+    def batches(samples, shuffle):  # two chunks per shuffle window, so the order changes per epoch
+        return SnapshotBatches(field, samples, targets[samples], 16, shuffle=shuffle, seed=3, flatten=True, shuffle_mb=2 * 32 * 144 * 4 / 2**20)
+
+    def compiled_model():
+        keras.utils.set_random_seed(0)
+        model = build_keras_model(keras, SPECS["mlp"], (144,), 0.0, 1.0, 0.5, 0.3)
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+
+    def whole_epoch(batches):
+        return tuple(map(np.concatenate, zip(*(batches[i] for i in range(len(batches))))))
+
+    streamed = compiled_model().fit(**keras_fit_data(keras, batches(train, True), batches(val, False)), epochs=4, verbose=0).history
+    model, training, validation = compiled_model(), batches(train, True), whole_epoch(batches(val, False))
+    in_memory = {"loss": [], "val_loss": []}
+    for _ in range(4):
+        epoch = model.fit(*whole_epoch(training), batch_size=16, shuffle=False, validation_data=validation, validation_batch_size=16, epochs=1,
+                          verbose=0)
+        for key in in_memory:
+            in_memory[key] += epoch.history[key]
+        training.next_epoch()
+    return {key: streamed[key] for key in in_memory}, in_memory
+
+
+ORDER_RUN = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from test_train import streamed_and_in_memory_losses
+print(json.dumps(streamed_and_in_memory_losses(Path(sys.argv[2]), sys.argv[3])))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_fit_sees_each_epoch_in_its_own_order(dataset, backend):
+    """Epoch e trains on the batches of order e and validates on every validation sample,
+    as when given from memory (a prefetching reader or a misplaced epoch-end hook breaks
+    this: the old PyDataset input, advanced on epoch ends, was an epoch ahead)."""
+    if backend == "tensorflow":
+        streamed, in_memory = streamed_and_in_memory_losses(dataset, backend)
+    else:  # one Keras backend per process
+        env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+        result = subprocess.run([sys.executable, "-c", ORDER_RUN, os.path.dirname(__file__), str(dataset), backend], capture_output=True, text=True,
+                                env=env, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        streamed, in_memory = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in in_memory:
+        np.testing.assert_allclose(streamed[key], in_memory[key], rtol=1e-6, err_msg=key)
+
+
 JAX_RUN = """
 import json, logging, sys
 logging.basicConfig(level=logging.INFO)

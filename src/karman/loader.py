@@ -31,6 +31,9 @@ class SnapshotBatches:
         self.shuffle = shuffle
         self.seed = seed
         self.flatten = flatten
+        cells = field.shape[1:]
+        # the shape of one sample as a model sees it: (y, x) snapshots get one channel
+        self.sample_shape = (int(np.prod(cells)),) if flatten else (*cells, 1) if len(cells) == 2 else tuple(cells)
         bounds = np.cumsum((0, *field.chunks[0])) if field.chunks else np.array([0, field.sizes["sample"]])
         chunk_mb = np.diff(bounds).max() * np.prod(field.shape[1:]) * 4 / 2**20
         self.shuffle_chunks = max(1, int(shuffle_mb // chunk_mb))
@@ -82,33 +85,61 @@ class SnapshotBatches:
         samples = self.samples[positions]
         chunks = self.chunk_of_sample[positions]
         snapshots = np.stack([self.chunk(c)[s - self.chunk_bounds[c]] for s, c in zip(samples, chunks)])
-        if self.flatten:
-            snapshots = snapshots.reshape(len(snapshots), -1)
-        elif snapshots.ndim == 3:  # (sample, y, x) snapshots become one-channel images
-            snapshots = snapshots[..., np.newaxis]
-        return snapshots, self.targets[positions]
+        return snapshots.reshape(len(snapshots), *self.sample_shape), self.targets[positions]
 
     def next_epoch(self) -> None:
         self.epoch += 1
         self.order = self.epoch_order()
 
 
+def epochs(batches: SnapshotBatches):
+    """Every batch of every epoch, one epoch after another, without end."""
+    while True:
+        for index in range(len(batches)):
+            yield batches[index]
+        batches.next_epoch()
+
+
+def keras_fit_data(keras, training: SnapshotBatches, validating: SnapshotBatches | None = None) -> dict:
+    """The data arguments of Keras `fit` for `training` and, if given, `validating` batches."""
+    # shuffle=False: the batches shuffle themselves chunk-aware; Keras's batch-order
+    # shuffling would make every batch read different Zarr chunks.
+    data = {"x": keras_dataset(keras, training), "steps_per_epoch": len(training), "shuffle": False}
+    if validating is not None:
+        data |= {"validation_data": keras_dataset(keras, validating), "validation_steps": len(validating)}
+    return data
+
+
 def keras_dataset(keras, batches: SnapshotBatches):
-    """Wrap `batches` as a `keras.utils.PyDataset` (Keras must already be imported)."""
+    """The endless `epochs(batches)` as Keras input (Keras must already be imported).
 
-    class ZarrSnapshots(keras.utils.PyDataset):
-        def __init__(self):
-            # Two reader threads keep a queue of batches ready while the model trains
-            # (batches keep their order; the chunk cache is shared under a lock).
-            super().__init__(workers=2, use_multiprocessing=False, max_queue_size=16)
+    `fit` needs `steps_per_epoch=len(batches)`, as `keras_fit_data` gives. Each iterator
+    Keras makes runs a new `epochs(batches)` from the first batch of the current epoch (Keras
+    reads one batch to build the model, then starts again). Batches are read in the
+    training thread as Keras asks for them, so each epoch's order is set where its batches
+    are read, never by an epoch-end hook (Keras calls a PyDataset's `on_epoch_end` once more
+    when `fit` starts, which put every epoch one order ahead). No reader
+    threads either: a PyDataset with workers costs more at every epoch's end than its
+    threads save on snapshots this small, and tf.data's autotuned prefetching slows the
+    CNN on a few cores.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
 
-        def __len__(self):
-            return len(batches)
+        signature = (tf.TensorSpec((None, *batches.sample_shape), tf.float32), tf.TensorSpec((None, *batches.targets.shape[1:]), tf.float32))
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        options.threading.private_threadpool_size = 1
+        return tf.data.Dataset.from_generator(lambda: epochs(batches), output_signature=signature).with_options(options)
+
+    class EpochStream(keras.utils.PyDataset):
+        """Keras reads an endless PyDataset as batch 0, 1, 2, … of a new iterator."""
+
+        num_batches = None
 
         def __getitem__(self, index):
-            return batches[index]
+            if index == 0:
+                self.stream = epochs(batches)
+            return next(self.stream)
 
-        def on_epoch_end(self):
-            batches.next_epoch()
-
-    return ZarrSnapshots()
+    return EpochStream()

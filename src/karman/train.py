@@ -28,7 +28,7 @@ import xarray as xr
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from karman.loader import SnapshotBatches, keras_dataset
+from karman.loader import SnapshotBatches, keras_fit_data
 from karman.stores import open_store
 
 log = logging.getLogger(__name__)
@@ -185,25 +185,22 @@ def fit_keras(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.n
     mean, variance = input_statistics(field, train, spec["standardise"])
     log.info("input standardisation (%s) from %d training samples: mean %.4g, variance %.4g on average",
              spec["standardise"], len(train), mean.mean(), variance.mean())
-    cells = field.shape[1:]
-    if flatten:
-        shape = (int(np.prod(cells)),)
-    else:  # (y, x) snapshots get one channel; (force, frequency, channel) images have theirs
-        shape = (*cells, 1) if len(cells) == 2 else cells
     target_mean, target_std = targets[train].mean(axis=0), targets[train].std(axis=0)
     target_std = np.where(target_std > 0, target_std, 1.0)
-    model = build_keras_model(keras, spec, shape, mean, variance, target_mean, target_std, output_name=output_name)
+    standardised_targets = ((targets - target_mean) / target_std).astype(np.float32)
+
+    def batches(samples, shuffle, batch_size=spec["batch_size"]):
+        return SnapshotBatches(field, samples, standardised_targets[samples], batch_size, shuffle=shuffle, seed=spec["seed"], flatten=flatten,
+                               shuffle_mb=shuffle_mb)
+
+    training = batches(train, shuffle=True)
+    model = build_keras_model(keras, spec, training.sample_shape, mean, variance, target_mean, target_std, output_name=output_name)
     model.summary(print_fn=log.info)
     # The loss is the MSE of the standardised targets, so that every target weighs the same
     # whatever its units (ε spans 0.15, ω0 spans 2); the saved model scales back to units.
     standardised = keras.Model(model.inputs, model.get_layer(output_name).input, name=f"{spec['type']}_standardised")
     optimizer = getattr(keras.optimizers, OPTIMIZERS[spec["optimizer"]])(learning_rate=spec["learning_rate"])
     standardised.compile(optimizer=optimizer, loss="mse")
-    standardised_targets = ((targets - target_mean) / target_std).astype(np.float32)
-
-    def batches(samples, shuffle, batch_size=spec["batch_size"]):
-        return SnapshotBatches(field, samples, standardised_targets[samples], batch_size, shuffle=shuffle, seed=spec["seed"], flatten=flatten,
-                               shuffle_mb=shuffle_mb)
 
     class LogProgress(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -216,14 +213,11 @@ def fit_keras(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.n
                      seconds * (spec["epochs"] - epoch - 1))
 
     callbacks = [LogProgress(), keras.callbacks.CSVLogger(os.fspath(model_dir / "history.csv"))]
-    validation = None
+    validating = None
     if len(val):
-        validation = keras_dataset(keras, batches(val, shuffle=False, batch_size=PREDICT_BATCH))
+        validating = batches(val, shuffle=False, batch_size=PREDICT_BATCH)
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec["patience"], restore_best_weights=True))
-    # shuffle=False: the batches shuffle themselves chunk-aware; Keras's batch-order
-    # shuffling would make every batch read different Zarr chunks.
-    standardised.fit(keras_dataset(keras, batches(train, shuffle=True)), validation_data=validation, epochs=spec["epochs"],
-                     shuffle=False, verbose=0, callbacks=callbacks)
+    standardised.fit(**keras_fit_data(keras, training, validating), epochs=spec["epochs"], verbose=0, callbacks=callbacks)
     model.save(model_dir / "model.keras")
     everything = batches(np.arange(len(splits)), shuffle=False, batch_size=PREDICT_BATCH)
     predicted = np.concatenate([np.asarray(model.predict_on_batch(everything[i][0])) for i in range(len(everything))])
