@@ -8,11 +8,13 @@ chunk) in memory. Shuffling is chunk-aware: each epoch the chunks are taken in a
 order, in windows of as many chunks as fit in `shuffle_mb`, and the samples inside a
 window are shuffled, so every chunk is read once per epoch while batches mix snapshots
 from many chunks. A training split that fits in `shuffle_mb` is shuffled completely.
+
+`epochs` strings the epochs into one endless stream of batches, and `keras_fit_data` hands
+that stream to Keras `fit`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -41,7 +43,6 @@ class SnapshotBatches:
         self.chunk_bounds = bounds
         self.chunk_of_sample = np.searchsorted(bounds, self.samples, side="right") - 1
         self.cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self.lock = threading.Lock()
         self.chunks_read = 0
         self.epoch = 0
         self.order = self.epoch_order()
@@ -63,10 +64,6 @@ class SnapshotBatches:
 
     def chunk(self, index: int) -> np.ndarray:
         """One Zarr chunk of snapshots, masked cells as 0, from the cache or the store."""
-        with self.lock:
-            return self._chunk(index)
-
-    def _chunk(self, index: int) -> np.ndarray:
         if index in self.cache:
             self.cache.move_to_end(index)
             return self.cache[index]
@@ -114,14 +111,13 @@ def keras_dataset(keras, batches: SnapshotBatches):
     """The endless `epochs(batches)` as Keras input (Keras must already be imported).
 
     `fit` needs `steps_per_epoch=len(batches)`, as `keras_fit_data` gives. Each iterator
-    Keras makes runs a new `epochs(batches)` from the first batch of the current epoch (Keras
-    reads one batch to build the model, then starts again). Batches are read in the
-    training thread as Keras asks for them, so each epoch's order is set where its batches
-    are read, never by an epoch-end hook (Keras calls a PyDataset's `on_epoch_end` once more
-    when `fit` starts, which put every epoch one order ahead). No reader
-    threads either: a PyDataset with workers costs more at every epoch's end than its
-    threads save on snapshots this small, and tf.data's autotuned prefetching slows the
-    CNN on a few cores.
+    Keras makes runs a new `epochs(batches)` from the first batch of the current epoch
+    (Keras reads one batch to build the model, then starts again). Batches are read one at
+    a time as Keras asks for them, so an epoch's order is set where its batches are read,
+    not by an epoch-end hook (Keras calls a PyDataset's `on_epoch_end` once more when `fit`
+    starts, which put every epoch one order ahead). No reader threads: a PyDataset with
+    workers costs more at every epoch's end than its threads save on snapshots this small,
+    and tf.data's autotuned prefetching slows the CNN on a few cores.
     """
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
