@@ -164,7 +164,7 @@ def test_models_predict_every_target_and_report_train_val_test(curves, tmp_path)
 def test_small_data_case_overfits(curves, tmp_path):
     split = {"fractions": {"train": 0.8, "val": 0.1, "test": 0.1}, "seed": 0, "train_samples": 32}
     write_random_split(curves / "curves.zarr", tmp_path / "split.csv", tmp_path / "split.json", settings=split)
-    # no early stopping to speak of: as in the notes, many epochs on a few fixed samples
+    # no early stopping (patience = epochs): as in the notes, many epochs on a few fixed samples, the last weights kept
     metrics = train_target_model(curves / "curves.zarr", tmp_path / "split.csv", tmp_path / "mlp", threads=2,
                                  spec={"type": "mlp", "hidden_units": [100], "batch_size": 8, "epochs": 300, "patience": 300, **KERAS})
     assert json.loads((tmp_path / "split.json").read_text())["counts"] == {"train": 32, "val": 40, "test": 40, "unused": 288}

@@ -68,6 +68,21 @@ def test_keras_model_reloads_and_predicts_the_same(dataset, tmp_path):
     np.testing.assert_allclose(predicted, pd.read_csv(out / "predictions.csv")["predicted"], rtol=1e-4)
 
 
+@pytest.mark.parametrize("patience, kept", [(3, "best"), (40, "last")])
+def test_early_stopping_keeps_the_best_epoch_and_no_early_stopping_the_last(dataset, tmp_path, patience, kept):
+    out = tmp_path / "mlp"
+    spec = SPECS["mlp"] | {"learning_rate": 0.03, "epochs": 40, "patience": patience}
+    train_model(dataset / "vorticity.zarr", dataset / "assignment.csv", out, spec=spec, backend="tensorflow")
+    val_loss = pd.read_csv(out / "history.csv")["val_loss"]
+    assert val_loss.iloc[-1] > val_loss.min()  # the epochs differ, so the test can tell which was kept
+    predictions = pd.read_csv(out / "predictions.csv")
+    train, val = predictions[predictions["split"] == "train"], predictions[predictions["split"] == "val"]
+    saved_loss = (((val["predicted"] - val["true"]) / train["true"].std(ddof=0)) ** 2).mean()  # the loss is on standardised Re
+    if kept == "last":
+        assert len(val_loss) == 40
+    assert saved_loss == pytest.approx(val_loss.min() if kept == "best" else val_loss.iloc[-1], rel=1e-3)
+
+
 def test_ridge_is_saved_as_plain_arrays(dataset, tmp_path):
     out = tmp_path / "ridge"
     train_model(dataset / "vorticity.zarr", dataset / "assignment.csv", out, spec=SPECS["ridge"], backend="tensorflow")
