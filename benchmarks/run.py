@@ -289,13 +289,14 @@ def bench_train_streaming(scratch: Path, repeats: int) -> None:
         def batches(samples, shuffle, batch_size=32):
             return SnapshotBatches(field, samples, targets[samples], batch_size, shuffle=shuffle, flatten=flatten)
 
-        shape = batches(train, shuffle=True).sample_shape
+        training = batches(train, shuffle=True)
+        shape = training.sample_shape
         model = build_keras_model(keras, spec, shape, 0.0, 1.0, 750.0, 335.0)
         model.compile(optimizer="adam", loss="mse")
         in_memory = np.nan_to_num(field.values).reshape(len(targets), *shape)
         memory_s = seconds_per_epoch(model, x=in_memory[train], y=targets[train], batch_size=32, shuffle=True,
                                      validation_data=(in_memory[val], targets[val]), validation_batch_size=PREDICT_BATCH)
-        stream_s = seconds_per_epoch(model, **keras_fit_data(keras, batches(train, shuffle=True), batches(val, False, PREDICT_BATCH)))
+        stream_s = seconds_per_epoch(model, **keras_fit_data(keras, training, batches(val, False, PREDICT_BATCH)))
         print(f"train-streaming-{name}: {memory_s / stream_s:.2f}x samples/s streamed from zarr over in-memory numpy "
               f"({len(train) / stream_s:.0f} vs {len(train) / memory_s:.0f} training samples/s with validation every epoch, "
               f"{name} on 64x64 snapshots, batch 32, 2 threads, CPU)")

@@ -37,7 +37,7 @@ class SnapshotBatches:
         # the shape of one sample as a model sees it: (y, x) snapshots get one channel
         self.sample_shape = (int(np.prod(cells)),) if flatten else (*cells, 1) if len(cells) == 2 else tuple(cells)
         bounds = np.cumsum((0, *field.chunks[0])) if field.chunks else np.array([0, field.sizes["sample"]])
-        chunk_mb = np.diff(bounds).max() * np.prod(field.shape[1:]) * 4 / 2**20
+        chunk_mb = np.diff(bounds).max() * np.prod(cells) * 4 / 2**20
         self.shuffle_chunks = max(1, int(shuffle_mb // chunk_mb))
         self.cache_chunks = self.shuffle_chunks + 1
         self.chunk_bounds = bounds

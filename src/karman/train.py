@@ -213,10 +213,8 @@ def fit_keras(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.n
                      seconds * (spec["epochs"] - epoch - 1))
 
     callbacks = [LogProgress(), keras.callbacks.CSVLogger(os.fspath(model_dir / "history.csv"))]
-    validating = None
-    if len(val):
-        validating = batches(val, shuffle=False, batch_size=PREDICT_BATCH)
-    if len(val) and spec["patience"] < spec["epochs"]:  # else no early stopping: the last epoch's weights are kept
+    validating = batches(val, shuffle=False, batch_size=PREDICT_BATCH) if len(val) else None
+    if validating is not None and spec["patience"] < spec["epochs"]:  # else no early stopping: the last epoch's weights are kept
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec["patience"], restore_best_weights=True))
     standardised.fit(**keras_fit_data(keras, training, validating), epochs=spec["epochs"], verbose=0, callbacks=callbacks)
     model.save(model_dir / "model.keras")
