@@ -3,7 +3,8 @@ import logging
 import numpy as np
 import pytest
 
-from karman.flow import HOLD_DENSITY_EVERY, CylinderFlow, FlowParameters, SimulationDiverged, run, save_checkpoint, simulate, strouhal_number, Samples
+from karman.flow import (HOLD_DENSITY_EVERY, CylinderFlow, FlowParameters, Samples, SimulationDiverged, run, run_batch, save_checkpoint,
+                         simulate, strouhal_number)
 from karman.stores import open_store, write_store
 
 
@@ -98,6 +99,34 @@ def test_a_single_diverged_cell_is_detected():
         sim.check_stable()
 
 
+def test_a_diverged_channel_of_a_batch_is_named_by_its_reynolds_number():
+    sim = CylinderFlow([FlowParameters(reynolds=re, **TINY) for re in (100, 200)])
+    sim.pdfs[10, 64 + 1 + 6, :] = np.nan  # a cell of the second channel, above the first and the wall row between them
+    sim.run(2)
+    with pytest.raises(SimulationDiverged, match="Re=200"):
+        sim.check_stable()
+
+
+@pytest.mark.parametrize("setup", [{}, {"inflow": "parabolic", "walls": "no-slip"}, {"cylinder_boundary": "bounce-back"}],
+                         ids=["moving-walls", "no-slip-channel", "staircase"])
+def test_a_batch_of_reynolds_numbers_gives_each_the_run_it_has_alone(setup):
+    """Channels side by side in one lattice, parted by wall rows, each relaxing at its own
+    rate: every number equals that of the channel's own run, bit for bit (the no-slip
+    channel holds each channel's density on its own)."""
+    channels = [FlowParameters(reynolds=re, **(TINY | setup | {"spinup_time": 4, "sample_time": 4})) for re in (150, 300, 600)]
+    _, batch = run_batch(channels)
+    for params, samples in zip(channels, batch):
+        _, alone = run(params)
+        for name in ("u", "v", "drag", "lift", "steps"):
+            np.testing.assert_array_equal(getattr(samples, name), getattr(alone, name), err_msg=f"Re={params.reynolds:g} {name}")
+    assert not np.array_equal(batch[0].lift, batch[1].lift)
+
+
+def test_a_batch_shares_every_setting_but_the_reynolds_number():
+    with pytest.raises(ValueError, match=r"share every other flow setting; mach differ between Re=150 and Re=300"):
+        CylinderFlow([FlowParameters(reynolds=150, **TINY), FlowParameters(reynolds=300, mach=0.05, **TINY)])
+
+
 def test_parabolic_inflow_has_mean_u_and_peak_one_and_a_half_u():
     params = FlowParameters(reynolds=20, **(TINY | {"inflow": "parabolic", "walls": "no-slip", "spinup_time": 4, "sample_time": 1}))
     flow = simulate(params)
@@ -149,17 +178,19 @@ def test_a_centred_cylinder_in_a_symmetric_channel_feels_no_lift():
     sim = CylinderFlow(params)
     assert np.array_equal(sim.mask, sim.mask[::-1])
     sim.run(6000)  # 35 D/U
-    u, v = sim.velocity()
+    (u,), (v,) = sim.velocity()
     np.testing.assert_allclose(u / params.inflow_velocity, u[::-1] / params.inflow_velocity, atol=1e-4)
     np.testing.assert_allclose(v / params.inflow_velocity, -v[::-1] / params.inflow_velocity, atol=1e-4)
-    drag, lift = sim.coefficients()
+    ((drag, lift),) = sim.coefficients()
     assert abs(lift) < 1e-4 * drag
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_killed_simulation_resumes_from_its_checkpoint_with_the_same_result(backend, tmp_path, monkeypatch, caplog):
-    params = FlowParameters(reynolds=150, **(TINY | {"spinup_time": 8, "sample_time": 4}))
-    uninterrupted = simulate(params, backend)
+@pytest.mark.parametrize("backend, reynolds", [("cpu", [150]), pytest.param("gpu", [150], marks=on_gpu), ("cpu", [150, 300])],
+                         ids=["cpu", "gpu", "cpu-batch"])
+def test_a_killed_simulation_resumes_from_its_checkpoint_with_the_same_result(backend, reynolds, tmp_path, monkeypatch, caplog):
+    # Spin-up ends at step 278, a snapshot every 34 steps: the last checkpoint before the kill holds four.
+    channels = [FlowParameters(reynolds=re, **(TINY | {"spinup_time": 2, "sample_time": 4})) for re in reynolds]
+    _, uninterrupted = run_batch(channels, backend)
     checkpoint = tmp_path / "run.checkpoint.npz"
 
     class Killed(Exception):
@@ -174,21 +205,22 @@ def test_a_killed_simulation_resumes_from_its_checkpoint_with_the_same_result(ba
 
     monkeypatch.setattr(CylinderFlow, "run", run_then_die)
     with pytest.raises(Killed):
-        simulate(params, backend, checkpoint=checkpoint, checkpoint_every=200)
+        run_batch(channels, backend, checkpoint=checkpoint, checkpoint_every=200)
     assert checkpoint.is_file()
     monkeypatch.setattr(CylinderFlow, "run", original_run)
     caplog.set_level(logging.INFO, logger="karman")
-    resumed = simulate(params, backend, checkpoint=checkpoint, checkpoint_every=200)
-    assert "resuming from the checkpoint at step 400" in caplog.text
-    for name in ("u", "v", "drag_coefficient", "lift_coefficient"):
-        np.testing.assert_array_equal(resumed[name].values, uninterrupted[name].values)
+    _, resumed = run_batch(channels, backend, checkpoint=checkpoint, checkpoint_every=200)
+    assert "resuming from the checkpoint at step 414 (4 snapshots done)" in caplog.text
+    for params, again, once in zip(channels, resumed, uninterrupted):
+        for name in ("u", "v", "drag", "lift", "steps"):
+            np.testing.assert_array_equal(getattr(again, name), getattr(once, name), err_msg=f"Re={params.reynolds:g} {name}")
     assert not checkpoint.exists()  # removed once the run is done
 
 
 def test_a_checkpoint_of_other_parameters_is_ignored(tmp_path, caplog):
     checkpoint = tmp_path / "run.checkpoint.npz"
     short = FlowParameters(reynolds=150, **(TINY | {"spinup_time": 4, "sample_time": 2}))
-    save_checkpoint(checkpoint, short, CylinderFlow(short), 0, Samples.empty(short))
+    save_checkpoint(checkpoint, [short], CylinderFlow(short), 0, [Samples.empty(short)])
     caplog.set_level(logging.INFO, logger="karman")
     simulate(FlowParameters(reynolds=300, **(TINY | {"spinup_time": 4, "sample_time": 2})), checkpoint=checkpoint)
     assert "belongs to other parameters" in caplog.text and "resuming" not in caplog.text

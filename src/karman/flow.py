@@ -19,6 +19,11 @@ bounce-back` puts the wall half-way along every link instead (a staircase). The 
 the cylinder comes from the momentum exchange across its links. Every 200 steps the
 populations are rescaled to a mean density of 1 (see `CylinderFlow._hold_mean_density`).
 
+Several Reynolds numbers of one set-up can run side by side in one lattice (`run_batch`):
+the channels are stacked across the flow, each cell relaxes at its own channel's rate, and
+each channel's numbers are bit for bit those of its own run (tested on the CPU). One kernel
+launch then updates them all, which is what fills a GPU with the default grid's channels.
+
 Everything a store reports is in physical units: lengths in cylinder diameters D, time in
 convective units D/U, velocities in units of the (mean) inflow speed U.
 """
@@ -31,7 +36,8 @@ import math
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +153,25 @@ class SimulationDiverged(RuntimeError):
     """The lattice left its stable range (NaN or excessive velocity)."""
 
 
+def channel_batch(params: FlowParameters | Sequence[FlowParameters]) -> tuple[FlowParameters, ...]:
+    """The channels of one lattice: one FlowParameters, or several that differ only in the Reynolds number."""
+    channels = (params,) if isinstance(params, FlowParameters) else tuple(params)
+    if not channels:
+        raise ValueError("a batch of flow simulations needs at least one Reynolds number")
+    for other in channels[1:]:
+        differing = [name for name, value in asdict(replace(other, reynolds=channels[0].reynolds)).items()
+                     if value != getattr(channels[0], name)]
+        if differing:
+            raise ValueError(f"the Reynolds numbers of one batch share every other flow setting; {', '.join(differing)} differ "
+                             f"between Re={channels[0].reynolds:g} and Re={other.reynolds:g}")
+    return channels
+
+
+def reynolds_label(channels: Sequence[FlowParameters]) -> str:
+    """'Re=300' or 'Re=300,600,900' for log lines."""
+    return "Re=" + ",".join(f"{params.reynolds:g}" for params in channels)
+
+
 def inside_cylinder(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Boolean (ny, nx) mask of the cells whose centre lies inside the cylinder (coordinates in D, origin at its centre)."""
     return x[np.newaxis, :] ** 2 + y[:, np.newaxis] ** 2 <= 0.25
@@ -179,68 +204,94 @@ class CylinderFlow:
     """A running simulation: lbmpy's time step, boundaries and the force on the cylinder.
 
     The lbmpy domain is the fluid grid; inlet, outlet and walls live in its ghost layer.
-    `velocity()` returns the fluid grid, as (ny, nx) arrays.
+    Given several FlowParameters that differ only in the Reynolds number, it runs them as
+    channels side by side in one lattice (one kernel launch per step for all of them),
+    stacked across the flow and parted by a wall row that each channel sees as its own
+    wall; each cell relaxes at its channel's rate. `velocity()` returns the fluid grid of
+    every channel, (channels, ny, nx) arrays, and `coefficients()` the drag and lift of
+    each.
     """
 
-    def __init__(self, params: FlowParameters, backend: str = "cpu"):
+    def __init__(self, params: FlowParameters | Sequence[FlowParameters], backend: str = "cpu"):
         import sympy
         from lbmpy import LatticeBoltzmannStep, LBMConfig, LBStencil, Method, Stencil
         from lbmpy.boundaries import UBB, ExtrapolationOutflow, NoSlip, QuadraticBounceBack
-        from pystencils import CreateKernelConfig, Target, make_slice
+        from pystencils import CreateKernelConfig, Target, create_data_handling, make_slice
         from pystencils.stencil import inverse_direction
 
+        self.channels = channel_batch(params)
+        params = self.params = self.channels[0]
         if params.collision not in COLLISIONS:
             raise ValueError(f"flow.collision {params.collision!r} is not one of {', '.join(COLLISIONS)}")
         if params.cylinder_boundary not in CYLINDER_BOUNDARIES:
             raise ValueError(f"flow.cylinder_boundary {params.cylinder_boundary!r} is not one of {', '.join(CYLINDER_BOUNDARIES)}")
         if backend not in BACKENDS:
             raise ValueError(f"flow.backend {backend!r} is not one of {', '.join(BACKENDS)}")
-        self.params = params
         self.backend = backend
-        if backend == "gpu":
-            config = CreateKernelConfig(target=Target.CUDA, default_dtype="float32")
-        else:
-            config = CreateKernelConfig(target=Target.CPU, default_dtype="float32")
+        target = Target.CUDA if backend == "gpu" else Target.CPU
+        config = CreateKernelConfig(target=target, default_dtype="float32")
+        if backend == "cpu":
             config.cpu.openmp.enable = True
-        # The relaxation rate is a kernel parameter, so one compiled kernel serves every Re.
-        omega = sympy.Symbol("omega")
+        # Channel b's fluid rows start at b * pitch; the wall rows between channels come on top.
+        nx, ny, pitch = params.nx, params.ny, params.ny + 1
+        handling = create_data_handling((nx, len(self.channels) * pitch - 1), default_ghost_layers=1, periodicity=False,
+                                        default_target=target, parallel=False)
+        if len(self.channels) == 1:
+            # The relaxation rate is a kernel parameter, so one compiled kernel serves every Re.
+            omega = sympy.Symbol("omega")
+            kernel_params = {"omega": params.relaxation_rate}
+        else:
+            # Each cell relaxes at its channel's rate, from a field: one kernel for the whole batch.
+            omega = handling.add_array("omega", values_per_cell=1, dtype=np.float32, gpu=backend == "gpu").center
+            rows = np.array([channel.relaxation_rate for channel in self.channels], dtype=np.float32)[self.channel_of_row()]
+            handling.cpu_arrays["omega"][...] = rows[np.newaxis, :]
+            if backend == "gpu":
+                handling.to_gpu("omega")
+            kernel_params = {}
         method = {"cumulant": Method.CUMULANT, "mrt": Method.MRT, "trt": Method.TRT, "srt": Method.SRT}[params.collision]
         # One rate for the shear moments; lbmpy relaxes the higher-order moments at rate 1.
         lbm_config = LBMConfig(stencil=LBStencil(Stencil.D2Q9), method=method, compressible=True, zero_centered=True,
                                relaxation_rate=omega)
-        self.step_object = LatticeBoltzmannStep(domain_size=(params.nx, params.ny), lbm_config=lbm_config, config=config,
-                                                kernel_params={"omega": params.relaxation_rate}, name="flow")
+        self.step_object = LatticeBoltzmannStep(data_handling=handling, lbm_config=lbm_config, config=config,
+                                                kernel_params=kernel_params, name="flow")
         boundaries = self.step_object.boundary_handling
         u0 = params.inflow_velocity
         if params.inflow == "parabolic":
             def profile(boundary_data, **_):
-                # Midpoint of each link above the bottom wall, in fluid-grid cells (the index array counts the ghost layer).
-                y = boundary_data.index_array["y"] - 0.5 + 0.5 * boundary_data.link_offsets()[:, 1]
-                height = params.ny
-                boundary_data["vel_0"] = np.clip(6.0 * u0 * y * (height - y) / height**2, 0.0, None)
+                # Midpoint of each link above its channel's bottom wall, in fluid-grid cells.
+                _, y = self.channel_coordinates(boundary_data.index_array["y"] + 0.5 * boundary_data.link_offsets()[:, 1])
+                boundary_data["vel_0"] = np.clip(6.0 * u0 * y * (ny - y) / ny**2, 0.0, None)
                 boundary_data["vel_1"] = 0.0
             inlet = UBB(profile, dim=2, data_type="float32", name="inlet")
         else:
             inlet = UBB((u0, 0.0), data_type="float32", name="inlet")
         wall = NoSlip("walls") if params.walls == "no-slip" else UBB((u0, 0.0), data_type="float32", name="walls")
-        boundaries.set_boundary(wall, make_slice[:, 0])
-        boundaries.set_boundary(wall, make_slice[:, -1])
-        boundaries.set_boundary(inlet, make_slice[0, 1:-1])
         self.outflow = ExtrapolationOutflow((1, 0), self.step_object.method, data_type="float32", name="outflow")
-        boundaries.set_boundary(self.outflow, make_slice[-1, 1:-1])
+        # Slices count the ghost layer: wall rows at 0, pitch, 2 pitch, …; channel b's fluid rows after the b-th.
+        for b in range(len(self.channels) + 1):
+            boundaries.set_boundary(wall, make_slice[:, b * pitch])
+        for b in range(len(self.channels)):
+            boundaries.set_boundary(inlet, make_slice[0, b * pitch + 1:(b + 1) * pitch])
+            boundaries.set_boundary(self.outflow, make_slice[-1, b * pitch + 1:(b + 1) * pitch])
         cx, cy = params.centre
         radius = params.diameter_cells / 2
         if params.cylinder_boundary == "interpolated":
             def wall_distance(boundary_data, **_):
                 # The index array counts the ghost layer: cell i has its centre at i - 0.5 in fluid-grid cells.
                 cells = boundary_data.index_array
-                boundary_data["q"] = wall_distances(cells["x"] - 0.5 - cx, cells["y"] - 0.5 - cy, boundary_data.link_offsets(), radius)
-            # The interpolation recovers the pre-collision population with the shear relaxation rate.
+                _, y = self.channel_coordinates(cells["y"])
+                boundary_data["q"] = wall_distances(cells["x"] - 0.5 - cx, y - cy, boundary_data.link_offsets(), radius)
+            # The interpolation recovers the pre-collision population with the shear relaxation rate (its channel's).
             self.cylinder = QuadraticBounceBack(omega, name="cylinder", init_wall_distance=wall_distance, data_type="float32")
         else:
             self.cylinder = NoSlip("cylinder")
-        # lbmpy hands the callback cell midpoints in fluid-grid cells (the inlet and the bottom wall at 0).
-        boundaries.set_boundary(self.cylinder, mask_callback=lambda x, y: (x - cx) ** 2 + (y - cy) ** 2 <= radius**2)
+
+        def inside(x, y):
+            # lbmpy hands the callback cell midpoints in fluid-grid cells (the inlet and the bottom wall at 0).
+            _, y = self.channel_coordinates(y + 0.5)
+            return (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
+
+        boundaries.set_boundary(self.cylinder, mask_callback=inside)
         self.mask = cylinder_mask(params)
         self._fluid = ~self.mask.T  # (nx, ny), lbmpy's axis order
         self._weights = np.array([float(w) for w in self.step_object.method.weights], dtype=np.float32)
@@ -256,19 +307,34 @@ class CylinderFlow:
         self._links = (links["x"], links["y"], links["dir"])
         self._links_back = (links["x"] + offsets[links["dir"], 0], links["y"] + offsets[links["dir"], 1], opposite[links["dir"]])
         self._link_directions = offsets[links["dir"]].astype(np.float64)
+        channels, _ = self.channel_coordinates(links["y"])
+        self._channel_links = [np.flatnonzero(channels == b) for b in range(len(self.channels))]
         if backend == "gpu":
             import cupy
 
             self._links, self._links_back = (tuple(cupy.asarray(i) for i in index) for index in (self._links, self._links_back))
 
+    def channel_coordinates(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Channel of each row index of lbmpy's arrays (which count the ghost layer), and the
+        row's midpoint above that channel's bottom wall, in cells. A wall row between two
+        channels belongs to the one below it."""
+        pitch = self.params.ny + 1
+        channel = np.clip((np.asarray(rows) - 1) // pitch, 0, len(self.channels) - 1).astype(int)
+        return channel, rows - 0.5 - channel * pitch
+
+    def channel_of_row(self) -> np.ndarray:
+        """Channel of every row of lbmpy's arrays, ghost layer included."""
+        return self.channel_coordinates(np.arange(len(self.channels) * (self.params.ny + 1) + 1))[0]
+
     def _initialise(self) -> None:
-        """Free stream everywhere but in the cylinder, plus a transverse kick just behind it."""
+        """Free stream everywhere but in the cylinders, plus a transverse kick just behind each."""
         p = self.params
         u0 = p.inflow_velocity
         handling = self.step_object.data_handling
-        velocity = handling.cpu_arrays[self.step_object.velocity_data_name]  # (nx + 2, ny + 2, 2) with the ghost layer
+        velocity = handling.cpu_arrays[self.step_object.velocity_data_name]  # (nx + 2, rows, 2) with the ghost layer
         x = np.arange(velocity.shape[0])[:, None] - 0.5  # cell midpoints in fluid-grid cells
-        y = np.arange(velocity.shape[1])[None, :] - 0.5
+        _, y = self.channel_coordinates(np.arange(velocity.shape[1]))
+        y = y[None, :]
         cx, cy = p.centre
         d = p.diameter_cells
         velocity[..., 0] = u0
@@ -307,13 +373,25 @@ class CylinderFlow:
         channel), and every force with it. A uniform rescale leaves the velocities as they are.
         """
         density = self.step_object.data_handling.cpu_arrays[self.step_object.density_data_name][1:-1, 1:-1]
-        scale = 1.0 / density[self._fluid].mean(dtype=np.float64)
+        scale = np.array([1.0 / density[:, rows][self._fluid].mean(dtype=np.float64) for rows in self._fluid_rows()])
+        # Per row of lbmpy's arrays: the factor of its channel.
+        rows = self.channel_of_row()
+        factor, shift = np.float32(scale)[rows], np.float32(scale - 1.0)[rows]
         with self._outflow_on_host() as outflow:  # the outlet keeps the populations of the step before
             # lbmpy stores f - w (zero-centred populations): s f = w + (s (f - w) + (s - 1) w), in place.
-            for populations, weights in ((self.pdfs, self._weights), (outflow["pdf"], self._weights[outflow["dir"]]),
-                                         (outflow["pdf_nd"], self._weights[outflow["dir"]])):
-                populations *= np.float32(scale)
-                populations += weights * np.float32(scale - 1.0)
+            links = outflow["y"]
+            for populations, weights, factor_, shift_ in (
+                (self.pdfs, self._weights, factor[:, None], shift[:, None]),
+                (outflow["pdf"], self._weights[outflow["dir"]], factor[links], shift[links]),
+                (outflow["pdf_nd"], self._weights[outflow["dir"]], factor[links], shift[links]),
+            ):
+                populations *= factor_
+                populations += weights * shift_
+
+    def _fluid_rows(self) -> list[slice]:
+        """Each channel's rows of the fluid grid (lbmpy's arrays without the ghost layer)."""
+        pitch, ny = self.params.ny + 1, self.params.ny
+        return [slice(b * pitch, b * pitch + ny) for b in range(len(self.channels))]
 
     @contextmanager
     def _outflow_on_host(self):
@@ -332,12 +410,13 @@ class CylinderFlow:
             handling.to_gpu(name)
 
     def velocity(self) -> tuple[np.ndarray, np.ndarray]:
-        """(u, v) on the fluid grid, (ny, nx) each, lattice units."""
+        """(u, v) on the fluid grid of each channel, (channels, ny, nx) each, lattice units."""
         velocity = self.step_object.data_handling.cpu_arrays[self.step_object.velocity_data_name][1:-1, 1:-1]
-        return velocity[..., 0].T.copy(), velocity[..., 1].T.copy()
+        channels = np.stack([velocity[:, rows].transpose(2, 1, 0) for rows in self._fluid_rows()], axis=1)  # (2, channels, ny, nx)
+        return channels[0], channels[1]
 
     def force(self) -> np.ndarray:
-        """Force (Fx, Fy) of the fluid on the cylinder in lattice units, by momentum exchange.
+        """Force (Fx, Fy) of the fluid on each channel's cylinder in lattice units, (channels, 2), by momentum exchange.
 
         Each link from a fluid cell into the cylinder carries c_i (f_i + f_-i) to the body:
         the population that leaves, plus the one the boundary sends back. Both are read from
@@ -351,25 +430,24 @@ class CylinderFlow:
         values = previous[self._links].astype(np.float64) + previous[self._links_back]
         if self.backend == "gpu":
             values = values.get()
-        return (values[:, None] * self._link_directions).sum(axis=0)
+        momentum = values[:, None] * self._link_directions
+        return np.stack([momentum[links].sum(axis=0) for links in self._channel_links])
 
-    def coefficients(self) -> tuple[float, float]:
-        """Drag and lift coefficients F / (rho U^2 D / 2)."""
-        fx, fy = self.force()
-        scale = 0.5 * self.params.inflow_velocity**2 * self.params.diameter_cells
-        return float(fx / scale), float(fy / scale)
+    def coefficients(self) -> np.ndarray:
+        """Drag and lift coefficients F / (rho U^2 D / 2) of each channel, (channels, 2)."""
+        return self.force() / (0.5 * self.params.inflow_velocity**2 * self.params.diameter_cells)
 
     def check_stable(self) -> None:
         u, v = self.velocity()
-        speed = float(np.max(np.hypot(u, v)[~self.mask]))  # NaN anywhere propagates to the maximum
-        if not math.isfinite(speed) or speed > MAX_LATTICE_SPEED:
-            p = self.params
-            raise SimulationDiverged(
-                f"lattice-Boltzmann run at Re={p.reynolds:g} diverged after {self.step_count} steps "
-                f"(max |u| = {speed:.3g} lattice units, beyond the sound speed {MAX_LATTICE_SPEED:.3f}); grid {p.nx}x{p.ny} cells, "
-                f"cylinder {p.diameter_cells:g} cells across, collision {p.collision}, omega={p.relaxation_rate:.5f}. "
-                "Raise flow.diameter_cells (a finer grid), lower flow.mach, or choose flow.collision: cumulant."
-            )
+        speeds = np.max(np.hypot(u, v)[:, ~self.mask], axis=1)  # NaN anywhere propagates to its channel's maximum
+        for p, speed in zip(self.channels, speeds):
+            if not math.isfinite(speed) or speed > MAX_LATTICE_SPEED:
+                raise SimulationDiverged(
+                    f"lattice-Boltzmann run at Re={p.reynolds:g} diverged after {self.step_count} steps "
+                    f"(max |u| = {speed:.3g} lattice units, beyond the sound speed {MAX_LATTICE_SPEED:.3f}); grid {p.nx}x{p.ny} cells, "
+                    f"cylinder {p.diameter_cells:g} cells across, collision {p.collision}, omega={p.relaxation_rate:.5f}. "
+                    "Raise flow.diameter_cells (a finer grid), lower flow.mach, or choose flow.collision: cumulant."
+                )
 
     def state(self) -> dict[str, np.ndarray]:
         """Everything needed to continue the run bit for bit (see `restore`)."""
@@ -419,42 +497,51 @@ class Samples:
         shape = (n, params.ny, params.nx) if fields else (n, 0, 0)
         return cls(np.empty(shape, np.float32), np.empty(shape, np.float32), np.empty(n), np.empty(n), np.empty(n, np.int64))
 
-    def record(self, index: int, sim: CylinderFlow) -> None:
-        if self.u.size:
-            self.u[index], self.v[index] = sim.velocity()
-        self.drag[index], self.lift[index] = sim.coefficients()
-        self.steps[index] = sim.step_count
-
     def times(self, params: FlowParameters) -> np.ndarray:
         """Snapshot times in D/U."""
         return self.steps / params.steps_per_time_unit
 
 
-def save_checkpoint(path: Path, params: FlowParameters, sim: CylinderFlow, done: int, samples: Samples) -> None:
+def record_snapshot(samples: Sequence[Samples], index: int, sim: CylinderFlow) -> None:
+    """Snapshot `index` of every channel of `sim`, one Samples each."""
+    velocities = zip(*sim.velocity()) if samples[0].u.size else None
+    for channel, (drag, lift) in zip(samples, sim.coefficients()):
+        if velocities is not None:
+            channel.u[index], channel.v[index] = next(velocities)
+        channel.drag[index], channel.lift[index] = drag, lift
+        channel.steps[index] = sim.step_count
+
+
+def _parameters_json(channels: Sequence[FlowParameters]) -> str:
+    return json.dumps([asdict(params) for params in channels], sort_keys=True)
+
+
+def save_checkpoint(path: Path, channels: Sequence[FlowParameters], sim: CylinderFlow, done: int, samples: Sequence[Samples]) -> None:
     """The whole state of a run, written atomically (plain arrays, no pickle)."""
     partial = path.with_name(path.name + ".partial.npz")
-    recorded = {name: values[:done] for name, values in asdict(samples).items()}
-    np.savez(partial, parameters=np.array(json.dumps(asdict(params), sort_keys=True)), done=np.array(done), **sim.state(), **recorded)
+    recorded = {name: np.stack([vars(channel)[name][:done] for channel in samples]) for name in vars(samples[0])}
+    np.savez(partial, parameters=np.array(_parameters_json(channels)), done=np.array(done), **sim.state(), **recorded)
     os.replace(partial, path)
 
 
-def load_checkpoint(path: Path, params: FlowParameters, sim: CylinderFlow, samples: Samples) -> int:
+def load_checkpoint(path: Path, channels: Sequence[FlowParameters], sim: CylinderFlow, samples: Sequence[Samples]) -> int:
     """Restore a run from `path` if it holds a run of the same parameters; return the snapshots done."""
     if not path.is_file():
         return 0
     try:
         with np.load(path, allow_pickle=False) as saved:
-            if str(saved["parameters"]) != json.dumps(asdict(params), sort_keys=True):
+            if str(saved["parameters"]) != _parameters_json(channels):
                 log.warning("ignoring checkpoint %s: it belongs to other parameters", path)
                 return 0
             done = int(saved["done"])
-            for name, values in asdict(samples).items():
-                values[:done] = saved[name]
+            for b, channel in enumerate(samples):
+                for name, values in vars(channel).items():  # the arrays themselves, not copies
+                    values[:done] = saved[name][b]
             sim.restore(saved)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, IndexError) as error:
         log.warning("ignoring unreadable checkpoint %s (%s)", path, error)
         return 0
-    log.info("Re=%g: resuming from the checkpoint at step %d (%d snapshots done)", params.reynolds, sim.step_count, done)
+    log.info("%s: resuming from the checkpoint at step %d (%d snapshots done)", reynolds_label(channels), sim.step_count, done)
     return done
 
 
@@ -464,9 +551,17 @@ def simulate(params: FlowParameters, backend: str = "cpu", **options) -> xr.Data
     return to_dataset(params, samples, sim.mask, backend)
 
 
-def run(params: FlowParameters, backend: str = "cpu", fields: bool = True, progress_every: float = 10.0,
-        checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 2000, check_every: int = 200) -> tuple[CylinderFlow, Samples]:
-    """Run the simulation; return the finished run and its snapshots (forces only unless `fields`).
+def run(params: FlowParameters, backend: str = "cpu", **options) -> tuple[CylinderFlow, Samples]:
+    """Run one simulation; return the finished run and its snapshots. Options as for `run_batch`."""
+    sim, (samples,) = run_batch([params], backend, **options)
+    return sim, samples
+
+
+def run_batch(channels: Sequence[FlowParameters], backend: str = "cpu", fields: bool = True, progress_every: float = 10.0,
+              checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 2000,
+              check_every: int = 200) -> tuple[CylinderFlow, list[Samples]]:
+    """Run several Reynolds numbers of one set-up side by side in one lattice (see CylinderFlow);
+    return the finished run and the snapshots of each (forces only unless `fields`).
 
     The run is checked for divergence at least every `check_every` steps. With
     `checkpoint`, the state is saved there every `checkpoint_every` steps or so, a run that
@@ -474,17 +569,19 @@ def run(params: FlowParameters, backend: str = "cpu", fields: bool = True, progr
     uninterrupted run), and the checkpoint is removed once the run is done.
     """
     setup = time.perf_counter()
-    sim = CylinderFlow(params, backend)
+    sim = CylinderFlow(channels, backend)
+    params, label = sim.params, reynolds_label(sim.channels)
+    cells = len(sim.channels) * params.nx * params.ny
     total = params.spinup_steps + params.n_samples * params.sample_every
     log.info(
-        "Re=%g: grid %dx%d, D=%g cells, %s collision, omega=%.5f, Mach %.3g, %d spin-up + %d sampled steps (%d snapshots), "
-        "kernels ready in %.1f s", params.reynolds, params.nx, params.ny, params.diameter_cells, params.collision,
-        params.relaxation_rate, params.mach, params.spinup_steps, total - params.spinup_steps, params.n_samples,
-        time.perf_counter() - setup,
+        "%s: grid %dx%d, D=%g cells, %s collision, omega=%s, Mach %.3g, %d spin-up + %d sampled steps (%d snapshots), "
+        "kernels ready in %.1f s", label, params.nx, params.ny, params.diameter_cells, params.collision,
+        ",".join(f"{channel.relaxation_rate:.5f}" for channel in sim.channels), params.mach, params.spinup_steps,
+        total - params.spinup_steps, params.n_samples, time.perf_counter() - setup,
     )
-    samples = Samples.empty(params, fields)
+    samples = [Samples.empty(params, fields) for _ in sim.channels]
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    done = load_checkpoint(checkpoint, params, sim, samples) if checkpoint else 0
+    done = load_checkpoint(checkpoint, sim.channels, sim, samples) if checkpoint else 0
     first_step = sim.step_count
     start = last_report = time.perf_counter()
     last_checkpoint = sim.step_count
@@ -493,20 +590,20 @@ def run(params: FlowParameters, backend: str = "cpu", fields: bool = True, progr
         sim.run(min(check_every, next_sample - sim.step_count))
         sim.check_stable()
         if sim.step_count == next_sample:
-            samples.record(done, sim)
+            record_snapshot(samples, done, sim)
             done += 1
         if checkpoint and sim.step_count - last_checkpoint >= checkpoint_every:
-            save_checkpoint(checkpoint, params, sim, done, samples)
+            save_checkpoint(checkpoint, sim.channels, sim, done, samples)
             last_checkpoint = sim.step_count
         now = time.perf_counter()
         if now - last_report > progress_every:
             rate = (sim.step_count - first_step) / (now - start)
-            log.info("Re=%g: step %d/%d, %.0f MLUPS, %.0f s left", params.reynolds, sim.step_count, total,
-                     rate * params.nx * params.ny / 1e6, (total - sim.step_count) / rate)
+            log.info("%s: step %d/%d, %.0f MLUPS, %.0f s left", label, sim.step_count, total, rate * cells / 1e6,
+                     (total - sim.step_count) / rate)
             last_report = now
     elapsed = time.perf_counter() - start
-    mlups = (sim.step_count - first_step) * params.nx * params.ny / max(elapsed, 1e-9) / 1e6
-    log.info("Re=%g: done in %.1f s (%.0f MLUPS)", params.reynolds, elapsed, mlups)
+    mlups = (sim.step_count - first_step) * cells / max(elapsed, 1e-9) / 1e6
+    log.info("%s: done in %.1f s (%.0f MLUPS)", label, elapsed, mlups)
     if checkpoint:
         checkpoint.unlink(missing_ok=True)
     return sim, samples
