@@ -148,20 +148,30 @@ def stream_copy_bandwidth(repeats: int, megabytes: int = 512) -> float:
     return 2 * a.nbytes / seconds
 
 
+def default_grid_channels(count: int) -> list[FlowParameters]:
+    """`count` Reynolds numbers from 300 to 1200 on the default configuration's grid (256 x 128)."""
+    return [FlowParameters(reynolds=float(re)) for re in np.linspace(300, 1200, count)]
+
+
+def lattice_mlups(sim: CylinderFlow, steps: int, repeats: int) -> float:
+    """Million lattice updates per second of `steps` steps, over every channel of `sim`."""
+    sim.run(20)  # warm up: first touch of the pages, OpenMP start-up
+    cells = len(sim.channels) * sim.params.nx * sim.params.ny
+    return steps * cells / median_seconds(lambda: sim.run(steps), repeats) / 1e6
+
+
 def bench_flow_mlups(scratch: Path, repeats: int) -> None:
-    """MLUPS of karman's CPU backend against the np.roll floor and the memory-bandwidth bound, one run."""
+    """MLUPS of karman's CPU backend against the np.roll floor and the memory-bandwidth bound,
+    and of a batch of Reynolds numbers in one lattice against one lattice each, one run."""
     import os
 
     from karman.flow import configure_threads
 
     threads = len(os.sched_getaffinity(0))
     configure_threads(threads)
+
     def cpu_backend_mlups(nx: int, ny: int) -> float:
-        params = channel_of(nx, ny)
-        sim = CylinderFlow(params)
-        sim.run(20)  # warm up: first touch of the pages, OpenMP start-up
-        steps = 200 * (FLOW_GRID[0] * FLOW_GRID[1]) // (nx * ny) or 10
-        return steps * params.nx * params.ny / median_seconds(lambda: sim.run(steps), repeats) / 1e6
+        return lattice_mlups(CylinderFlow(channel_of(nx, ny)), 200 * (FLOW_GRID[0] * FLOW_GRID[1]) // (nx * ny) or 10, repeats)
 
     nx, ny = FLOW_GRID
     karman = cpu_backend_mlups(nx, ny)
@@ -172,6 +182,9 @@ def bench_flow_mlups(scratch: Path, repeats: int) -> None:
     floor_steps = 5
     floor = floor_steps * nx * ny / median_seconds(lambda: [roll_bgk_step(f, 1.8, cx, cy, w) for _ in range(floor_steps)], repeats) / 1e6
     large = cpu_backend_mlups(*LARGE_FLOW_GRID)
+    batch_size = 4
+    one = lattice_mlups(CylinderFlow(default_grid_channels(1)[0]), 2000, repeats)
+    batched = lattice_mlups(CylinderFlow(default_grid_channels(batch_size)), 2000 // batch_size, repeats)
 
     bandwidth = stream_copy_bandwidth(repeats)
     bound = bandwidth / BYTES_PER_UPDATE / 1e6
@@ -181,13 +194,16 @@ def bench_flow_mlups(scratch: Path, repeats: int) -> None:
         print(f"{name}: {mlups / bound:.2f}x karman cpu backend over the memory-bandwidth bound "
               f"({mlups:.0f} vs {bound:.0f} MLUPS on {gx}x{gy} = {bandwidth / 1e9:.1f} GB/s STREAM-like copy / {BYTES_PER_UPDATE} B per update, "
               f"{threads} threads)")
+    print(f"flow-mlups-batched: {batched / one:.2f}x {batch_size} Reynolds numbers in one lattice over one lattice each "
+          f"({batched:.0f} vs {one:.0f} MLUPS, the default 256x128 grid, cpu backend, {threads} threads)")
 
 
-GPU_FLOW_GRID = (5120, 2048)  # 1.05e7 cells, 377 MB per population array
+GPU_BATCH = 320  # channels of the default 256 x 128 grid: 1.05e7 cells, 377 MB per population array
 
 
 def bench_flow_gpu_mlups(scratch: Path, repeats: int) -> None:
-    """MLUPS of karman's gpu backend against the device's memory-bandwidth bound, one run."""
+    """MLUPS of karman's gpu backend against the device's memory-bandwidth bound, for a batch
+    of Reynolds numbers in one lattice and for one of them alone, one run."""
     try:
         import cupy
 
@@ -205,18 +221,19 @@ def bench_flow_gpu_mlups(scratch: Path, repeats: int) -> None:
 
     bandwidth = 2 * a.nbytes / median_seconds(device_copy, max(repeats, 5))
     bound = bandwidth / BYTES_PER_UPDATE / 1e6
-    nx, ny = GPU_FLOW_GRID
-    params = channel_of(nx, ny)
-    sim = CylinderFlow(params, backend="gpu")
     steps = 1000
-    sim.run(steps)  # warm up: kernel compilation and first launches
-    # Each run() also copies the populations to the host once; the difference between
-    # 2n and n steps is the time of n steps alone.
-    seconds = median_seconds(lambda: sim.run(2 * steps), repeats) - median_seconds(lambda: sim.run(steps), repeats)
-    mlups = steps * params.nx * params.ny / seconds / 1e6
-    print(f"flow-gpu-mlups: {mlups / bound:.2f}x karman gpu backend over the memory-bandwidth bound "
-          f"({mlups:.0f} vs {bound:.0f} MLUPS on {nx}x{ny} = {nx * ny / 1e6:.1f}e6 cells; {bandwidth / 1e12:.2f} TB/s device copy / "
-          f"{BYTES_PER_UPDATE} B per update; {name})")
+    for benchmark, channels in (("flow-gpu-mlups", default_grid_channels(GPU_BATCH)), ("flow-gpu-mlups-single", default_grid_channels(1))):
+        sim = CylinderFlow(channels, backend="gpu")
+        sim.run(steps)  # warm up: kernel compilation and first launches
+        # Each run() also copies the populations to the host once; the difference between
+        # 2n and n steps is the time of n steps alone.
+        seconds = median_seconds(lambda: sim.run(2 * steps), repeats) - median_seconds(lambda: sim.run(steps), repeats)
+        cells = len(channels) * sim.params.nx * sim.params.ny
+        mlups = steps * cells / seconds / 1e6
+        print(f"{benchmark}: {mlups / bound:.2f}x karman gpu backend over the memory-bandwidth bound "
+              f"({mlups:.0f} vs {bound:.0f} MLUPS; {len(channels)} Reynolds numbers in one lattice, 256x128 each, "
+              f"{cells / 1e6:.2f}e6 cells; {bandwidth / 1e12:.2f} TB/s device copy / {BYTES_PER_UPDATE} B per update; {name})")
+        del sim
 
 
 def bench_flow_validation(scratch: Path, repeats: int) -> None:

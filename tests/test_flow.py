@@ -107,16 +107,17 @@ def test_a_diverged_channel_of_a_batch_is_named_by_its_reynolds_number():
         sim.check_stable()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("setup", [{}, {"inflow": "parabolic", "walls": "no-slip"}, {"cylinder_boundary": "bounce-back"}],
                          ids=["moving-walls", "no-slip-channel", "staircase"])
-def test_a_batch_of_reynolds_numbers_gives_each_the_run_it_has_alone(setup):
+def test_a_batch_of_reynolds_numbers_gives_each_the_run_it_has_alone(setup, backend):
     """Channels side by side in one lattice, parted by wall rows, each relaxing at its own
     rate: every number equals that of the channel's own run, bit for bit (the no-slip
     channel holds each channel's density on its own)."""
     channels = [FlowParameters(reynolds=re, **(TINY | setup | {"spinup_time": 4, "sample_time": 4})) for re in (150, 300, 600)]
-    _, batch = run_batch(channels)
+    _, batch = run_batch(channels, backend)
     for params, samples in zip(channels, batch):
-        _, alone = run(params)
+        _, alone = run(params, backend)
         for name in ("u", "v", "drag", "lift", "steps"):
             np.testing.assert_array_equal(getattr(samples, name), getattr(alone, name), err_msg=f"Re={params.reynolds:g} {name}")
     assert not np.array_equal(batch[0].lift, batch[1].lift)
