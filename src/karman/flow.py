@@ -394,19 +394,19 @@ class CylinderFlow:
         return [slice(b * pitch, b * pitch + ny) for b in range(len(self.channels))]
 
     @contextmanager
-    def _outflow_on_host(self):
-        """The outlet's link list, with its stored populations, to read and change on the host.
+    def _outflow_on_host(self, write: bool = True):
+        """The outlet's link list, with its stored populations, to read (and, with `write`, change) on the host.
 
         The populations themselves are copied between host and device by lbmpy's time loop;
         the boundaries' link lists are not (lbmpy uploads them once), so on the GPU this
-        downloads them first and uploads them again afterwards.
+        downloads them first and, with `write`, uploads them again afterwards.
         """
         handling = self.step_object.data_handling
         name = self.step_object.boundary_handling._index_array_name
         if self.backend == "gpu":
             handling.to_cpu(name)
         yield self._index_list(self.outflow)
-        if self.backend == "gpu":
+        if write and self.backend == "gpu":
             handling.to_gpu(name)
 
     def velocity(self) -> tuple[np.ndarray, np.ndarray]:
@@ -451,7 +451,7 @@ class CylinderFlow:
 
     def state(self) -> dict[str, np.ndarray]:
         """Everything needed to continue the run bit for bit (see `restore`)."""
-        with self._outflow_on_host() as outflow:
+        with self._outflow_on_host(write=False) as outflow:
             return {"pdfs": self.pdfs.copy(), "outflow_pdf": outflow["pdf"].copy(), "outflow_pdf_nd": outflow["pdf_nd"].copy(),
                     "step_count": np.array(self.step_count)}
 
