@@ -81,9 +81,12 @@ def fixture_inputs(root: Path, flows: list[dict], models: dict[str, dict | None]
     for name in FIGURES:
         figures[name] = root / f"{name}.png"
         figures[name].write_bytes(PNG)
-    (root / "split.json").write_text(json.dumps({"strategy": "random", "seed": 0, "n_samples": 4,
-                                                 "counts": {"train": 2, "val": 1, "test": 1, "gap": 0},
-                                                 "counts_per_reynolds": {"300": {"train": 2, "val": 1, "test": 1, "gap": 0}}}))
+    # Written as karman.split writes it: sorted keys, which puts "1200" before "300".
+    (root / "split.json").write_text(json.dumps({"strategy": "random", "seed": 0, "n_samples": 8,
+                                                 "counts": {"train": 4, "val": 2, "test": 2, "gap": 0},
+                                                 "counts_per_reynolds": {"300": {"train": 2, "val": 1, "test": 1, "gap": 0},
+                                                                         "1200": {"train": 2, "val": 1, "test": 1, "gap": 0}}},
+                                                sort_keys=True))
     (root / "flow.json").write_text(json.dumps({"flows": flows}))
     model_dirs = {}
     for name, metrics in models.items():
@@ -108,6 +111,7 @@ def test_a_model_without_results_and_a_missing_physics_value_are_shown_as_such(t
     assert row(page.tables["per-reynolds"], "cnn")[1] == "missing"
     missing = row(page.tables["physics-table"], "300")
     assert missing[3] == "missing" and missing[6] == "cannot check" and missing[7] == "missing"
+    assert [cells[0] for cells in page.tables["class-balance"][1:]] == ["300", "1200", "all"]  # in ascending Re
     assert "0.000" not in " ".join(missing)
     assert row(page.tables["physics-table"], "600")[6] == "outside band"
     assert "not a git checkout" in " ".join(row(page.tables["versions"], "workflow commit"))
@@ -131,8 +135,8 @@ def test_solver_validation_table_shows_values_references_and_checks(tmp_path):
     inputs = fixture_inputs(tmp_path, [], {})
     render_report(tmp_path / "index.html", **inputs, validation=tmp_path / "validation.json")
     table = Tables((tmp_path / "index.html").read_text()).tables["validation-table"]
-    assert table[1] == ["unconfined-re100", "480x320", "strouhal", "0.1700", "0.1570–0.1730", "+3.0 %", "within", "Park et al."]
-    assert table[2][5:7] == ["+11.9 %", "outside"]
+    assert table[1] == ["unconfined-re100", "480x320", "St", "0.1700", "0.1570–0.1730", "+3.0 %", "within", "Park et al."]
+    assert table[2][2] == "mean c_D" and table[2][5:7] == ["+11.9 %", "outside"]
     render_report(tmp_path / "index.html", **inputs)
     assert "validation-table" not in Tables((tmp_path / "index.html").read_text()).tables
 

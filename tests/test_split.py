@@ -1,8 +1,10 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from karman.split import assign, random_split, settings_for, summarize
+from karman.split import assign, counts_per_reynolds, random_split, settings_for, summarize
 
 FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 RANDOM = {"strategy": "random", "fractions": FRACTIONS, "seed": 0}
@@ -43,6 +45,10 @@ def test_summary_counts_per_reynolds_number():
     assert set(summary["counts_per_reynolds"]) == {"300", "600", "900", "1200"}
     per_re_total = sum(sum(c.values()) for c in summary["counts_per_reynolds"].values())
     assert per_re_total == 403
+    # As the split stage writes and the report reads it: the JSON's sorted keys, then ascending Re again.
+    written = json.loads(json.dumps(summary, sort_keys=True))
+    assert list(written["counts_per_reynolds"]) == ["1200", "300", "600", "900"]
+    assert list(counts_per_reynolds(written)) == ["300", "600", "900", "1200"]
 
 
 def time_series(n_per_re=200, reynolds=(300, 600, 900, 1200)):

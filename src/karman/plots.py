@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from karman.split import counts_per_reynolds  # noqa: E402
 from karman.stores import open_store  # noqa: E402
 
 DIVERGING = "RdBu_r"
@@ -84,15 +85,15 @@ def learning_curves(histories: dict[str, pd.DataFrame]) -> bytes:
     """Training and validation loss per epoch for each Keras model."""
     if not histories:
         return placeholder("no Keras model was trained")
-    figure, axes = plt.subplots(1, len(histories), figsize=(3.8 * len(histories), 3.2), squeeze=False)
+    figure, axes = plt.subplots(1, len(histories), figsize=(3.8 * len(histories), 3.2), squeeze=False, layout="constrained")
     for ax, (name, history) in zip(axes[0], histories.items()):
         for column in ("loss", "val_loss"):
             if column in history:
                 ax.semilogy(history["epoch"] + 1, history[column], label=column)
         ax.set_title(name)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("MSE of the standardised targets")
         ax.legend()
+    axes[0][0].set_ylabel("MSE of the standardised targets")
     return figure_png(figure)
 
 
@@ -103,7 +104,7 @@ def write_vorticity_gallery(vorticity_path: str | os.PathLike, output_png: str |
 
 def class_balance(split_summary: dict) -> bytes:
     """Samples per Reynolds number in each split, as grouped bars."""
-    per_re = split_summary["counts_per_reynolds"]
+    per_re = counts_per_reynolds(split_summary)
     labels = list(per_re)
     splits = [name for name in ("train", "val", "test", "gap") if any(per_re[re].get(name, 0) for re in labels)]
     figure, ax = plt.subplots(figsize=(5.5, 3.2))
@@ -114,7 +115,7 @@ def class_balance(split_summary: dict) -> bytes:
     ax.set_xlabel("Re")
     ax.set_ylabel("samples")
     ax.set_title(f"split: {split_summary['strategy']}")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not over them
     return figure_png(figure)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 
 from karman import __version__
+from karman.split import counts_per_reynolds
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("karman", "templates"),
@@ -123,9 +124,10 @@ def validation_rows(validation: str | os.PathLike | None) -> list[dict] | None:
     """Rows of the solver validation table with their deviation; None when it was not run."""
     if validation is None:
         return None
-    from karman.validation import deviation
+    from karman.validation import QUANTITY_LABELS, deviation
 
-    return [{**row, "deviation": deviation(row)} for row in json.loads(Path(validation).read_text())["cases"]]
+    return [{**row, "deviation": deviation(row), "label": QUANTITY_LABELS.get(row["quantity"], row["quantity"])}
+            for row in json.loads(Path(validation).read_text())["cases"]]
 
 
 def duffing_rows(metrics: dict[str, dict | None]) -> list[dict]:
@@ -175,9 +177,10 @@ def render_report(output_html: str | os.PathLike, *, config: dict, figures: dict
         metrics = read_metrics(model_dirs)
         reynolds, per_re = per_reynolds_rows(metrics)
         flows = json.loads(Path(flow_summary).read_text())["flows"]
+        summary = json.loads(Path(split_summary).read_text())
         karman = {
             "figures": {name: data_uri(path) for name, path in figures.items()},
-            "summary": json.loads(Path(split_summary).read_text()),
+            "summary": summary | {"counts_per_reynolds": counts_per_reynolds(summary)},
             "flows": flows,
             "validation": validation_rows(validation),
             "models": model_rows(metrics),

@@ -139,6 +139,12 @@ def assign(samples: pd.DataFrame, settings: dict) -> pd.DataFrame:
     return samples.assign(split=labels)
 
 
+def counts_per_reynolds(summary: dict) -> dict[str, dict[str, int]]:
+    """The summary's counts per Reynolds number in ascending Re (its JSON keeps them under
+    sorted string keys, which puts "1200" before "300")."""
+    return dict(sorted(summary["counts_per_reynolds"].items(), key=lambda item: float(item[0])))
+
+
 def summarize(assignment: pd.DataFrame, settings: dict) -> dict:
     """Counts per split and per Reynolds number per split (including dropped gap samples)."""
     names = [*SPLITS, GAP]

@@ -42,9 +42,14 @@ from karman.flow import FlowParameters, run, strouhal_number
 log = logging.getLogger(__name__)
 
 
+# How the report names each measured quantity.
+QUANTITY_LABELS = {"strouhal": "St", "drag_coefficient": "mean c_D", "max_drag_coefficient": "max c_D",
+                   "max_lift_coefficient": "max c_L"}
+
+
 @dataclass(frozen=True)
 class Reference:
-    quantity: str  # strouhal, drag_coefficient (mean), max_drag_coefficient, max_lift_coefficient
+    quantity: str  # a key of QUANTITY_LABELS
     low: float
     high: float
     source: str
