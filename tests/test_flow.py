@@ -99,6 +99,26 @@ def test_a_single_diverged_cell_is_detected():
         sim.check_stable()
 
 
+def test_runs_of_odd_step_counts_continue_where_the_last_stopped():
+    """lbmpy runs pairs of steps; a run may end on an odd step and the next go on from there."""
+    params = FlowParameters(reynolds=150, **(TINY | {"inflow": "parabolic", "walls": "no-slip"}))
+    pieces, whole = CylinderFlow(params), CylinderFlow(params)
+    for steps in (7, 5, 1, 187, 3, 5):  # the density is held at the end of the run that reaches step 200
+        pieces.run(steps)
+    for steps in (200, 8):
+        whole.run(steps)
+    fluid = (slice(1, -1), slice(1, -1))  # the ghost layer holds only what the boundaries write
+    np.testing.assert_array_equal(pieces.pdfs[fluid], whole.pdfs[fluid])
+    np.testing.assert_array_equal(pieces.coefficients(), whole.coefficients())
+    assert pieces.step_count == whole.step_count == 208
+
+
+def test_snapshots_lie_the_nearest_whole_number_of_steps_apart():
+    params = FlowParameters(reynolds=300)  # the default grid: 221.7 steps per D/U
+    assert params.sample_every == 9  # 0.04 D/U = 8.87 steps
+    assert params.n_samples == 493 and params.spinup_steps == 8868
+
+
 def test_a_diverged_channel_of_a_batch_is_named_by_its_reynolds_number():
     sim = CylinderFlow([FlowParameters(reynolds=re, **TINY) for re in (100, 200)])
     sim.pdfs[10, 64 + 1 + 6, :] = np.nan  # a cell of the second channel, above the first and the wall row between them
@@ -189,7 +209,7 @@ def test_a_centred_cylinder_in_a_symmetric_channel_feels_no_lift():
 @pytest.mark.parametrize("backend, reynolds", [("cpu", [150]), pytest.param("gpu", [150], marks=on_gpu), ("cpu", [150, 300])],
                          ids=["cpu", "gpu", "cpu-batch"])
 def test_a_killed_simulation_resumes_from_its_checkpoint_with_the_same_result(backend, reynolds, tmp_path, monkeypatch, caplog):
-    # Spin-up ends at step 278, a snapshot every 34 steps: the last checkpoint before the kill holds four.
+    # Spin-up ends at step 277, a snapshot every 35 steps: the last checkpoint before the kill holds four.
     channels = [FlowParameters(reynolds=re, **(TINY | {"spinup_time": 2, "sample_time": 4})) for re in reynolds]
     _, uninterrupted = run_batch(channels, backend)
     checkpoint = tmp_path / "run.checkpoint.npz"
@@ -211,7 +231,7 @@ def test_a_killed_simulation_resumes_from_its_checkpoint_with_the_same_result(ba
     monkeypatch.setattr(CylinderFlow, "run", original_run)
     caplog.set_level(logging.INFO, logger="karman")
     _, resumed = run_batch(channels, backend, checkpoint=checkpoint, checkpoint_every=200)
-    assert "resuming from the checkpoint at step 414 (4 snapshots done)" in caplog.text
+    assert "resuming from the checkpoint at step 417 (4 snapshots done)" in caplog.text
     for params, again, once in zip(channels, resumed, uninterrupted):
         for name in ("u", "v", "drag", "lift", "steps"):
             np.testing.assert_array_equal(getattr(again, name), getattr(once, name), err_msg=f"Re={params.reynolds:g} {name}")

@@ -129,15 +129,14 @@ class FlowParameters:
         """Lattice steps per convective time unit D/U."""
         return self.diameter_cells / self.inflow_velocity
 
-    # Step counts are even: lbmpy's time loop alternates two population arrays and runs
-    # pairs of steps (an odd remainder would run on the wrong arrays).
+    # Snapshots lie a whole number of steps apart, the nearest to the interval asked for.
     @property
     def sample_every(self) -> int:
-        return max(2, 2 * int(round(self.sample_interval * self.steps_per_time_unit / 2)))
+        return max(1, int(round(self.sample_interval * self.steps_per_time_unit)))
 
     @property
     def spinup_steps(self) -> int:
-        return 2 * int(round(self.spinup_time * self.steps_per_time_unit / 2))
+        return int(round(self.spinup_time * self.steps_per_time_unit))
 
     @property
     def n_samples(self) -> int:
@@ -357,9 +356,12 @@ class CylinderFlow:
         return self.step_object.data_handling.cpu_arrays[self.step_object.pdf_array_name]
 
     def run(self, steps: int) -> None:
-        if steps % 2:
-            raise ValueError(f"steps must be even, not {steps}")
+        """Advance the lattice by `steps` time steps, any number of them."""
         self._loop.run(steps)
+        if steps % 2:
+            # lbmpy's loop runs pairs of steps on the two population arrays as they were when it
+            # was made, and a last single step swaps them: the next run needs a loop made anew.
+            self._loop = self.step_object.get_time_loop()
         self.step_count += steps
         if self.step_count // HOLD_DENSITY_EVERY > (self.step_count - steps) // HOLD_DENSITY_EVERY:
             self._hold_mean_density()
