@@ -77,7 +77,7 @@ def duffing_generalisation_gap(metrics: dict[str, dict]) -> bytes:
     metrics = {name: m for name, m in metrics.items() if m}
     if not metrics:
         return placeholder("no model metrics available")
-    figure, axes = plt.subplots(1, len(metrics), figsize=(3.8 * len(metrics), 3.2), squeeze=False)
+    figure, axes = plt.subplots(1, len(metrics), figsize=(3.8 * len(metrics), 3.2), squeeze=False, layout="constrained")
     for ax, (name, model) in zip(axes[0], metrics.items()):
         targets = model["targets"]
         splits = [split for split in ("train", "val", "test") if split in model]
@@ -91,8 +91,9 @@ def duffing_generalisation_gap(metrics: dict[str, dict]) -> bytes:
         ax.set_ylim(max(lowest, -1.0) - 0.05, 1.05)
         ax.axhline(0, color="0.5", lw=0.8)
         ax.set_title(f"{name} ({model['spec'].get('type')})")
-        ax.set_ylabel("R²")
-        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("R²")
+    # One legend for all panels, beside them: inside, it would hide the bars near R² = 1.
+    figure.legend(*axes[0][0].get_legend_handles_labels(), loc="outside right upper")
     return figure_png(figure)
 
 
