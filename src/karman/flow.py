@@ -506,10 +506,10 @@ class Samples:
 
 def record_snapshot(samples: Sequence[Samples], index: int, sim: CylinderFlow) -> None:
     """Snapshot `index` of every channel of `sim`, one Samples each."""
-    velocities = zip(*sim.velocity()) if samples[0].u.size else None
-    for channel, (drag, lift) in zip(samples, sim.coefficients()):
-        if velocities is not None:
-            channel.u[index], channel.v[index] = next(velocities)
+    u, v = sim.velocity() if samples[0].u.size else (None, None)
+    for b, (channel, (drag, lift)) in enumerate(zip(samples, sim.coefficients())):
+        if u is not None:
+            channel.u[index], channel.v[index] = u[b], v[b]
         channel.drag[index], channel.lift[index] = drag, lift
         channel.steps[index] = sim.step_count
 
