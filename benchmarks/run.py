@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from karman.fields import build_vorticity_dataset
-from karman.flow import CylinderFlow, FlowParameters
+from karman.flow import CylinderFlow, FlowParameters, gpu_unavailable
 from karman.stores import write_store
 
 GRID = (128, 256)  # the default config's lattice (ny, nx)
@@ -204,14 +204,13 @@ GPU_BATCH = 320  # channels of the default 256 x 128 grid: 1.05e7 cells, 377 MB 
 def bench_flow_gpu_mlups(scratch: Path, repeats: int) -> None:
     """MLUPS of karman's gpu backend against the device's memory-bandwidth bound, for a batch
     of Reynolds numbers in one lattice and for one of them alone, one run."""
-    try:
-        import cupy
-
-        device = cupy.cuda.Device()
-        name = cupy.cuda.runtime.getDeviceProperties(device.id)["name"].decode()
-    except Exception as error:  # no CuPy, no driver or no device
-        print(f"flow-gpu-mlups: skipped (the gpu backend needs CuPy and a CUDA device: {error})")
+    if reason := gpu_unavailable():
+        print(f"flow-gpu-mlups: skipped (the gpu backend cannot run here: {reason})")
         return
+    import cupy
+
+    device = cupy.cuda.Device()
+    name = cupy.cuda.runtime.getDeviceProperties(device.id)["name"].decode()
     a = cupy.ones(2**30 // 4, dtype=cupy.float32)
     b = cupy.empty_like(a)
 

@@ -1,23 +1,15 @@
 import logging
+import sys
 
 import numpy as np
 import pytest
 
-from karman.flow import (HOLD_DENSITY_EVERY, CylinderFlow, FlowParameters, Samples, SimulationDiverged, run, run_batch, save_checkpoint,
-                         simulate, strouhal_number)
+from karman.flow import (HOLD_DENSITY_EVERY, CylinderFlow, FlowParameters, Samples, SimulationDiverged, gpu_unavailable, run, run_batch,
+                         save_checkpoint, simulate, strouhal_number)
 from karman.stores import open_store, write_store
 
 
-def cuda_devices() -> int:
-    try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount()
-    except Exception:  # no CuPy, no driver or no device
-        return 0
-
-
-on_gpu = pytest.mark.skipif(not cuda_devices(), reason="the gpu backend needs CuPy (pip install 'karman[gpu]') and a CUDA device")
+on_gpu = pytest.mark.skipif(gpu_unavailable() is not None, reason=f"the gpu backend cannot run here: {gpu_unavailable()}")
 BACKENDS = ["cpu", pytest.param("gpu", marks=on_gpu)]
 
 TINY = dict(diameter_cells=8, domain_length=16, domain_height=8, cylinder_x=3, spinup_time=30, sample_time=24, sample_interval=0.25)
@@ -254,6 +246,19 @@ def test_strouhal_number_of_a_sine():
     times = np.arange(0, 40, 0.1)
     assert strouhal_number(np.sin(2 * np.pi * 0.21 * times), times) == pytest.approx(0.21, abs=0.005)
     assert np.isnan(strouhal_number(np.zeros_like(times), times))
+
+
+@pytest.mark.skipif(gpu_unavailable() is None, reason="a CUDA device is here")
+def test_the_gpu_backend_without_a_device_fails_naming_the_key_and_what_to_do():
+    with pytest.raises(RuntimeError, match=r"flow.backend: gpu cannot run here: CuPy .*set flow.backend: cpu") as error:
+        CylinderFlow(FlowParameters(reynolds=100, **TINY), "gpu")
+    assert gpu_unavailable() in str(error.value)
+
+
+def test_the_gpu_backend_without_cupy_says_which_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy raises ImportError
+    with pytest.raises(RuntimeError, match=r"CuPy is not installed \(install karman with its gpu extra: uv sync --extra gpu\)"):
+        CylinderFlow(FlowParameters(reynolds=100, **TINY), "gpu")
 
 
 @on_gpu

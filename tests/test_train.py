@@ -10,7 +10,7 @@ import xarray as xr
 
 from karman.split import assign
 from karman.stores import write_store
-from karman.train import load_ridge, train_model
+from karman.train import configure_keras, gpu_devices, load_ridge, train_model
 
 KERAS_DEFAULTS = dict(activation="relu", dropout=0.0, standardise="global", optimizer="adam", learning_rate=3e-3, batch_size=16, epochs=40, patience=10, seed=0)
 SPECS = {
@@ -177,9 +177,16 @@ def test_jax_backend_is_chosen_per_job_and_falls_back_to_the_cpu(dataset, tmp_pa
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "backend jax, device: CPU" in result.stderr
-    assert "training.gpu is true, but Keras (jax) finds no GPU: training on the CPU" in result.stderr
+    assert "training.gpu is true, but Keras (jax) finds no GPU: training on the CPU. JAX finds CUDA through karman's gpu extra" in result.stderr
     assert float(result.stdout.strip().splitlines()[-1]) > 0.5
     assert (tmp_path / "mlp" / "model.keras").stat().st_size > 0
+
+
+def test_a_gpu_asked_of_tensorflow_says_how_to_get_one(caplog):
+    if gpu_devices("tensorflow"):
+        pytest.skip("TensorFlow finds a GPU here")
+    configure_keras("tensorflow", seed=0, threads=1, gpu=True)
+    assert "finds no GPU: training on the CPU. karman installs TensorFlow's CPU build; for a GPU set training.backend: jax" in caplog.text
 
 
 def test_saved_model_standardises_with_training_statistics(dataset, tmp_path):

@@ -194,6 +194,19 @@ def wall_distances(x: np.ndarray, y: np.ndarray, links: np.ndarray, radius: floa
     return np.clip((-b - np.sqrt(np.maximum(discriminant, 0.0))) / a, 0.0, 1.0)
 
 
+def gpu_unavailable() -> str | None:
+    """Why the `gpu` backend cannot run here (no CuPy, no driver, no device), or None where it can."""
+    try:
+        import cupy
+    except ImportError:
+        return "CuPy is not installed (install karman with its gpu extra: uv sync --extra gpu)"
+    try:
+        devices = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # CuPy's CUDARuntimeError: no driver, or one too old
+        return f"CuPy finds no usable CUDA driver ({error})"
+    return None if devices else "CuPy finds no CUDA device"
+
+
 def configure_threads(threads: int) -> None:
     """OpenMP threads of the generated kernels; call before the first simulation."""
     os.environ["OMP_NUM_THREADS"] = str(max(1, int(threads)))
@@ -226,6 +239,9 @@ class CylinderFlow:
             raise ValueError(f"flow.cylinder_boundary {params.cylinder_boundary!r} is not one of {', '.join(CYLINDER_BOUNDARIES)}")
         if backend not in BACKENDS:
             raise ValueError(f"flow.backend {backend!r} is not one of {', '.join(BACKENDS)}")
+        if backend == "gpu" and (reason := gpu_unavailable()):
+            raise RuntimeError(f"flow.backend: gpu cannot run here: {reason}. Run it where an NVIDIA GPU is (give simulate_flow "
+                               "a GPU in the profile), or set flow.backend: cpu.")
         self.backend = backend
         target = Target.CUDA if backend == "gpu" else Target.CPU
         config = CreateKernelConfig(target=target, default_dtype="float32")

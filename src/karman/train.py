@@ -94,6 +94,14 @@ def evaluate(predictions: pd.DataFrame) -> dict:
     return metrics
 
 
+# What a Keras backend needs to find an NVIDIA GPU, as karman installs it.
+GPU_HINTS = {
+    "tensorflow": "karman installs TensorFlow's CPU build; for a GPU set training.backend: jax and install karman's gpu extra "
+                  "(uv sync --extra gpu).",
+    "jax": "JAX finds CUDA through karman's gpu extra (uv sync --extra gpu) on a machine with an NVIDIA GPU.",
+}
+
+
 def configure_keras(backend: str, seed: int, threads: int, gpu: bool):
     """Select the Keras backend (before Keras is imported), make runs repeatable, log the device."""
     if "keras" in sys.modules and os.environ.get("KERAS_BACKEND") != backend:
@@ -115,7 +123,7 @@ def configure_keras(backend: str, seed: int, threads: int, gpu: bool):
     gpus = gpu_devices(backend)
     log.info("Keras %s, backend %s, device: %s", keras.__version__, keras.backend.backend(), f"GPU {gpus}" if gpus else "CPU")
     if gpu and not gpus:
-        log.warning("training.gpu is true, but Keras (%s) finds no GPU: training on the CPU", backend)
+        log.warning("training.gpu is true, but Keras (%s) finds no GPU: training on the CPU. %s", backend, GPU_HINTS.get(backend, ""))
     return keras
 
 
