@@ -15,6 +15,8 @@ MODELS = config["models"]
 BASELINE_MODELS = sorted(name for name, spec in MODELS.items() if spec["type"] == "ridge")
 NETWORK_MODELS = sorted(name for name, spec in MODELS.items() if spec["type"] != "ridge")
 GPUS_PER_NETWORK = 1 if config["training"]["gpu"] else 0
+# flow.backend: gpu runs the solver's kernels on a GPU, which its jobs ask for.
+GPUS_PER_FLOW_SOLVER = 1 if config["flow"]["backend"] == "gpu" else 0
 COMPARED_SPLITS = config["split"]["compare"]
 # flow.source: download — files by Reynolds number (YAML may give the keys as numbers), and
 # the settings shared by all of them (format, geometry, scales).

@@ -22,6 +22,7 @@ if config["flow"]["source"] == "simulate":
             mem_mb=2000,
             runtime=60,
             checkpoint_steps=2000,
+            gpu=GPUS_PER_FLOW_SOLVER,
         conda:
             "../envs/karman.yaml"
         script:
@@ -93,6 +94,7 @@ rule validate_flow_solver:
     resources:
         mem_mb=2000,
         runtime=30,
+        gpu=GPUS_PER_FLOW_SOLVER,
     conda:
         "../envs/karman.yaml"
     script:

@@ -85,9 +85,9 @@ def test_workflow_on_slurm_matches_a_local_run(slurm, tmp_path):
 
 
 def test_the_cluster_asks_for_what_the_rules_declare(slurm, tmp_path):
-    """Memory, run time and (with training.gpu) a GPU reach sbatch from the rules' resources."""
+    """Memory, run time and (with training.gpu, flow.backend: gpu) a GPU reach sbatch from the rules' resources."""
     workdir = tmp_path / "gpu"
-    write_config(workdir, CLUSTER_CONFIG | {"training": {"gpu": True}})
+    write_config(workdir, CLUSTER_CONFIG | {"training": {"gpu": True}, "flow": CLUSTER_CONFIG["flow"] | {"backend": "gpu"}})
     result = subprocess.run(
         [*SNAKEMAKE, "--directory", str(workdir), "--profile", str(REPO / "profiles/slurm"), "--dry-run", "--verbose",
          "results/models/cnn/metrics.json"],
@@ -97,3 +97,5 @@ def test_the_cluster_asks_for_what_the_rules_declare(slurm, tmp_path):
     text = result.stdout + result.stderr
     train = text[text.index("rule train_network"):]
     assert "gpu=1" in train and "mem_mb=4000" in train and "runtime=60" in train
+    simulation = text[text.index("rule simulate_flow"):text.index("rule compute_vorticity")]
+    assert "gpu=1" in simulation and "mem_mb=2000" in simulation

@@ -240,8 +240,8 @@ class CylinderFlow:
         if backend not in BACKENDS:
             raise ValueError(f"flow.backend {backend!r} is not one of {', '.join(BACKENDS)}")
         if backend == "gpu" and (reason := gpu_unavailable()):
-            raise RuntimeError(f"flow.backend: gpu cannot run here: {reason}. Run it where an NVIDIA GPU is (give simulate_flow "
-                               "a GPU in the profile), or set flow.backend: cpu.")
+            raise RuntimeError(f"flow.backend: gpu cannot run here: {reason}. Run it where an NVIDIA GPU is, or set "
+                               "flow.backend: cpu.")
         self.backend = backend
         target = Target.CUDA if backend == "gpu" else Target.CPU
         config = CreateKernelConfig(target=target, default_dtype="float32")
