@@ -9,7 +9,8 @@ from karman.flow import (HOLD_DENSITY_EVERY, CylinderFlow, FlowParameters, Sampl
 from karman.stores import open_store, write_store
 
 
-on_gpu = pytest.mark.skipif(gpu_unavailable() is not None, reason=f"the gpu backend cannot run here: {gpu_unavailable()}")
+GPU_UNAVAILABLE = gpu_unavailable()  # why the gpu backend cannot run here, or None
+on_gpu = pytest.mark.skipif(GPU_UNAVAILABLE is not None, reason=f"the gpu backend cannot run here: {GPU_UNAVAILABLE}")
 BACKENDS = ["cpu", pytest.param("gpu", marks=on_gpu)]
 
 TINY = dict(diameter_cells=8, domain_length=16, domain_height=8, cylinder_x=3, spinup_time=30, sample_time=24, sample_interval=0.25)
@@ -248,7 +249,7 @@ def test_strouhal_number_of_a_sine():
     assert np.isnan(strouhal_number(np.zeros_like(times), times))
 
 
-@pytest.mark.skipif(gpu_unavailable() is None, reason="a CUDA device is here")
+@pytest.mark.skipif(GPU_UNAVAILABLE is None, reason="a CUDA device is here")
 def test_the_gpu_backend_without_a_device_fails_naming_the_key_and_what_to_do():
     with pytest.raises(RuntimeError, match=r"flow.backend: gpu cannot run here: CuPy .*set flow.backend: cpu") as error:
         CylinderFlow(FlowParameters(reynolds=100, **TINY), "gpu")
