@@ -1,5 +1,8 @@
-# karman: flow past a cylinder -> vorticity -> split -> models -> report.
+# karman: physical systems -> ML-ready stores -> split -> models -> report.
+# Systems: the vortex street (rules/vortex.smk) and the Duffing oscillator (rules/duffing.smk).
 from snakemake.utils import min_version, validate
+
+from karman.config import check_system_names
 
 min_version("9.0")
 
@@ -7,6 +10,7 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+check_system_names(config)
 validate(config, "schemas/config.schema.yaml")
 
 
@@ -14,10 +18,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/flow.smk"
-include: "rules/fields.smk"
-include: "rules/split.smk"
-include: "rules/train.smk"
+include: "rules/vortex.smk"
 include: "rules/duffing.smk"
 include: "rules/report.smk"
 

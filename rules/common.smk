@@ -1,10 +1,32 @@
-# Helpers shared by the rules: targets, input functions, canonical params.
-from karman.config import check_config
+# Helpers of the rules: canonical params, code digests and model outputs for every system, then
+# each system's targets and input functions, then the report's. The rules themselves are in
+# rules/vortex.smk, rules/duffing.smk and rules/report.smk.
+from karman.duffing.config import check_duffing
 from karman.split import settings_for
+from karman.vortex.config import check_vortex
 from karman.workflow import canonical, code_digest
 
 
-check_config(config)
+def name_pattern(names):
+    """A wildcard constraint that matches exactly these names (or nothing)."""
+    return "|".join(names) if names else "(?!)"
+
+
+def model_files(name, models, root):
+    """The outputs of one trained model of `models` (a system's `models` section) under `root`."""
+    files = ["metrics.json", "predictions.csv"]
+    files += ["model.npz"] if models[name]["type"] == "ridge" else ["model.keras", "history.csv"]
+    return [f"{root}/{name}/{file}" for file in files]
+
+
+# The systems to run.
+SYSTEMS = config["systems"]
+
+
+# The vortex street (rules/vortex.smk): its config checked, its targets and input functions.
+
+
+check_vortex(config)
 
 REYNOLDS = sorted(config["reynolds"])
 # What a simulation depends on: every flow setting but whether to validate the solver.
@@ -25,11 +47,6 @@ DOWNLOAD_FILES = {str(reynolds): entry for reynolds, entry in DOWNLOADS.get("fil
 DOWNLOAD_SETTINGS = {key: value for key, value in DOWNLOADS.items() if key != "files"}
 
 
-def name_pattern(names):
-    """A wildcard constraint that matches exactly these names (or nothing)."""
-    return "|".join(names) if names else "(?!)"
-
-
 def flow_stores(wildcards=None):
     return expand("results/flow/re{re}.zarr", re=REYNOLDS)
 
@@ -48,13 +65,6 @@ def download_sha256(wildcards):
 
 def model_spec(wildcards):
     return canonical(MODELS[wildcards.model])
-
-
-def model_files(name, models=MODELS, root="results/models"):
-    """The outputs of one trained model of `models` (the vortex street's or the Duffing oscillator's)."""
-    files = ["metrics.json", "predictions.csv"]
-    files += ["model.npz"] if models[name]["type"] == "ridge" else ["model.keras", "history.csv"]
-    return [f"{root}/{name}/{file}" for file in files]
 
 
 def gpus_for_model(wildcards):
@@ -78,15 +88,44 @@ def comparison_dirs(wildcards=None):
 
 
 def all_model_files(wildcards=None):
-    return [path for name in sorted(MODELS) for path in model_files(name)]
+    return [path for name in sorted(MODELS) for path in model_files(name, MODELS, "results/models")]
 
 
 def model_dirs(wildcards=None):
     return canonical({name: f"results/models/{name}" for name in sorted(MODELS)})
 
 
-# The systems to run (`systems`) and the Duffing oscillator's settings (`duffing`).
-SYSTEMS = config["systems"]
+def vortex_report_inputs(wildcards=None):
+    """What the vortex street's section of the report reads, by name."""
+    return {
+        "vortex_gallery": "results/fields/gallery.png",
+        **{f"vortex_{name}": f"results/report/figures/{name}.png" for name in ("class_balance", "embedding", "strouhal", "predicted_vs_true", "learning_curves")},
+        "vortex_split_summary": "results/split/summary.json",
+        "vortex_flow_summary": "results/flow/summary.json",
+        "vortex_validation": FLOW_VALIDATION,
+        "vortex_models": all_model_files(),
+        "vortex_comparison": comparison_model_dirs(),
+    }
+
+
+def vortex_benchmarks(wildcards=None):
+    """The benchmark files of the vortex street's jobs, for the report's wall-time table
+    (simulate_flow has none: it is a cached rule, and its log gives its time)."""
+    files = [getattr(rules, name).benchmark for name in ("summarise_flow", "compute_vorticity", "plot_vorticity_gallery", "make_split",
+                                                "embed_training_snapshots", "plot_report_figures")]
+    files += expand(rules.download_flow.benchmark, re=REYNOLDS) if config["flow"]["source"] == "download" else []
+    files += [rules.validate_flow_solver.benchmark] if FLOW_VALIDATION else []
+    files += expand(rules.train_baseline.benchmark, model=BASELINE_MODELS) + expand(rules.train_network.benchmark, model=NETWORK_MODELS)
+    files += expand(rules.make_comparison_split.benchmark, strategy=COMPARED_SPLITS)
+    return files + expand(rules.train_comparison_model.benchmark, strategy=COMPARED_SPLITS, model=sorted(MODELS))
+
+
+# The Duffing oscillator (rules/duffing.smk): its config checked, its targets and input functions.
+
+
+check_duffing(config["duffing"])
+
+# The Duffing oscillator's settings (`duffing`).
 DUFFING = config["duffing"]
 DUFFING_KINDS = ["curves", "images"]
 DUFFING_MODELS = DUFFING["models"]
@@ -121,29 +160,38 @@ def duffing_model_dirs(wildcards=None):
     return canonical({name: f"results/duffing/models/{name}" for name in sorted(DUFFING_MODELS)})
 
 
-def report_inputs(wildcards):
-    """The report's inputs: the sections of the systems in `systems`, by name."""
-    inputs = {}
-    if "karman" in SYSTEMS:
-        inputs |= {
-            "gallery": "results/fields/gallery.png",
-            **{name: f"results/report/figures/{name}.png" for name in ("class_balance", "embedding", "strouhal", "predicted_vs_true", "learning_curves")},
-            "split_summary": "results/split/summary.json",
-            "flow_summary": "results/flow/summary.json",
-            "validation": FLOW_VALIDATION,
-            "models": all_model_files(),
-            "comparison": comparison_model_dirs(),
-        }
-    if "duffing" in SYSTEMS:
-        inputs |= {
-            "duffing_examples": "results/duffing/report/examples.png",
-            **{f"duffing_{name}": f"results/duffing/report/{name}.png" for name in ("predicted_vs_true", "learning_curves", "generalisation_gap")},
-            "duffing_splits": expand("results/duffing/split/{kind}.json", kind=DUFFING_KINDS),
-            "duffing_models": duffing_model_files(),
-        }
-    return inputs
+
+def duffing_report_inputs(wildcards=None):
+    """What the Duffing oscillator's section of the report reads, by name."""
+    return {
+        "duffing_examples": "results/duffing/report/examples.png",
+        **{f"duffing_{name}": f"results/duffing/report/{name}.png" for name in ("predicted_vs_true", "learning_curves", "generalisation_gap")},
+        "duffing_splits": expand("results/duffing/split/{kind}.json", kind=DUFFING_KINDS),
+        "duffing_models": duffing_model_files(),
+    }
+
+
+def duffing_benchmarks(wildcards=None):
+    """The benchmark files of the Duffing oscillator's jobs, for the report's wall-time table."""
+    files = expand(rules.simulate_duffing.benchmark, kind=DUFFING_KINDS) + expand(rules.make_duffing_split.benchmark, kind=DUFFING_KINDS)
+    files += expand(rules.train_duffing_baseline.benchmark, model=DUFFING_BASELINE_MODELS)
+    files += expand(rules.train_duffing_network.benchmark, model=DUFFING_NETWORK_MODELS)
+    return files + [rules.plot_duffing_examples.benchmark, rules.plot_duffing_figures.benchmark]
 
 
 def duffing_report_settings(wildcards=None):
-    """The generator settings the Duffing section describes (none when duffing is not run)."""
-    return canonical({key: DUFFING[key] for key in ("seed", "parameters", "sweep", "curves", "images")} if "duffing" in SYSTEMS else None)
+    """The generator settings the Duffing section describes."""
+    return canonical({key: DUFFING[key] for key in ("seed", "parameters", "sweep", "curves", "images")})
+
+
+# The report (rules/report.smk).
+
+
+def report_inputs(wildcards):
+    """Every file the report reads: each system's section, and the jobs' benchmark files."""
+    sections = {"vortex": vortex_report_inputs, "duffing": duffing_report_inputs}
+    benchmarks = {"vortex": vortex_benchmarks, "duffing": duffing_benchmarks}
+    inputs = {"benchmarks": [file for system in SYSTEMS for file in benchmarks[system]()]}
+    for system in SYSTEMS:
+        inputs |= sections[system]()
+    return inputs

@@ -1,4 +1,6 @@
 # The driven Duffing oscillator through the same stages: simulate -> split -> train -> report.
+# Its library is karman.duffing; the split and the models are the stages every system shares
+# (karman.split, karman.train), which read what the sample stores declare.
 
 
 rule simulate_duffing:
@@ -7,11 +9,11 @@ rule simulate_duffing:
     log:
         "logs/simulate_duffing/{kind}.log",
     benchmark:
-        "benchmarks/simulate_duffing/{kind}.tsv"
+        "logs/benchmarks/simulate_duffing/{kind}.tsv"
     params:
         kind="{kind}",
         settings=duffing_generator_settings,
-        code=code_digest("karman.duffing"),
+        code=code_digest("karman.duffing.samples"),
     wildcard_constraints:
         kind=name_pattern(DUFFING_KINDS),
     threads: 2
@@ -26,16 +28,16 @@ rule simulate_duffing:
 
 rule make_duffing_split:
     input:
-        "results/duffing/{kind}.zarr",
+        samples="results/duffing/{kind}.zarr",
     output:
         assignment="results/duffing/split/{kind}.csv",
         summary="results/duffing/split/{kind}.json",
     log:
         "logs/make_duffing_split/{kind}.log",
     benchmark:
-        "benchmarks/make_duffing_split/{kind}.tsv"
+        "logs/benchmarks/make_duffing_split/{kind}.tsv"
     params:
-        split=canonical(DUFFING["split"]),
+        split=canonical(DUFFING["split"] | {"strategy": "random"}),
         code=code_digest("karman.split"),
     wildcard_constraints:
         kind=name_pattern(DUFFING_KINDS),
@@ -46,7 +48,7 @@ rule make_duffing_split:
     conda:
         "../envs/karman.yaml"
     script:
-        "../scripts/make_duffing_split.py"
+        "../scripts/make_split.py"
 
 
 rule train_duffing_baseline:
@@ -59,7 +61,7 @@ rule train_duffing_baseline:
     log:
         "logs/train_duffing_baseline/{model}.log",
     benchmark:
-        "benchmarks/train_duffing_baseline/{model}.tsv"
+        "logs/benchmarks/train_duffing_baseline/{model}.tsv"
     params:
         model_dir="results/duffing/models/{model}",
         spec=duffing_model_spec,
@@ -73,7 +75,7 @@ rule train_duffing_baseline:
     conda:
         "../envs/train.yaml"
     script:
-        "../scripts/train_duffing_model.py"
+        "../scripts/train_model.py"
 
 
 rule train_duffing_network:
@@ -87,7 +89,7 @@ rule train_duffing_network:
     log:
         "logs/train_duffing_network/{model}.log",
     benchmark:
-        "benchmarks/train_duffing_network/{model}.tsv"
+        "logs/benchmarks/train_duffing_network/{model}.tsv"
     params:
         model_dir="results/duffing/models/{model}",
         spec=duffing_model_spec,
@@ -105,7 +107,7 @@ rule train_duffing_network:
     conda:
         "../envs/train.yaml"
     script:
-        "../scripts/train_duffing_model.py"
+        "../scripts/train_model.py"
 
 
 rule plot_duffing_examples:
@@ -117,9 +119,9 @@ rule plot_duffing_examples:
     log:
         "logs/plot_duffing_examples.log",
     benchmark:
-        "benchmarks/plot_duffing_examples.tsv"
+        "logs/benchmarks/plot_duffing_examples.tsv"
     params:
-        code=code_digest("karman.duffing_plots"),
+        code=code_digest("karman.duffing.plots"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -140,10 +142,10 @@ rule plot_duffing_figures:
     log:
         "logs/plot_duffing_figures.log",
     benchmark:
-        "benchmarks/plot_duffing_figures.tsv"
+        "logs/benchmarks/plot_duffing_figures.tsv"
     params:
         model_dirs=duffing_model_dirs,
-        code=code_digest("karman.duffing_plots"),
+        code=code_digest("karman.duffing.plots"),
     threads: 1
     resources:
         mem_mb=2000,

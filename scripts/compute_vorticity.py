@@ -1,6 +1,6 @@
 import json
 
-from karman.fields import write_vorticity
+from karman.vortex.fields import write_vorticity
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

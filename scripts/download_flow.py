@@ -1,6 +1,6 @@
 import json
 
-from karman.download import write_downloaded_flow
+from karman.vortex.download import write_downloaded_flow
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,4 +1,4 @@
-from karman.duffing_plots import write_duffing_examples
+from karman.duffing.plots import write_duffing_examples
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
 import json
 
-from karman.duffing_plots import write_duffing_figures
+from karman.duffing.plots import write_duffing_figures
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

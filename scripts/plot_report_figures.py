@@ -1,6 +1,6 @@
 import json
 
-from karman.plots import write_report_figures_from_files
+from karman.vortex.plots import write_report_figures_from_files
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,27 +1,31 @@
 import json
+from pathlib import Path
 
-from karman.report import DUFFING_FIGURES, FIGURES, render_report
+from karman.duffing.report import FIGURES as DUFFING_FIGURES
+from karman.duffing.report import section as duffing_section
+from karman.report import render_report
+from karman.vortex.report import FIGURES as VORTEX_FIGURES
+from karman.vortex.report import section as vortex_section
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])
-inputs = snakemake.input
-karman = {}
-if "gallery" in inputs.keys():  # the vortex street is among `systems`
-    karman = dict(
-        figures={name: inputs[name] for name in FIGURES},
-        split_summary=inputs.split_summary,
-        flow_summary=inputs.flow_summary,
-        validation=next(iter(inputs.validation), None),  # none when flow.validate is off
-        model_dirs=json.loads(snakemake.params.model_dirs),
-        comparison_dirs=json.loads(snakemake.params.comparison_dirs),
+inputs, params = snakemake.input, snakemake.params
+sections = {}
+if "vortex_gallery" in inputs.keys():  # the vortex street is among `systems`
+    sections["vortex"] = vortex_section(
+        figures={name: inputs[f"vortex_{name}"] for name in VORTEX_FIGURES},
+        split_summary=inputs.vortex_split_summary,
+        flow_summary=inputs.vortex_flow_summary,
+        validation=next(iter(inputs.vortex_validation), None),  # none when flow.validate is off
+        model_dirs=json.loads(params.vortex_model_dirs),
+        comparison_dirs=json.loads(params.vortex_comparison_dirs),
     )
-duffing = None
 if "duffing_examples" in inputs.keys():  # the Duffing oscillator is among `systems`
-    duffing = dict(
+    sections["duffing"] = duffing_section(
         figures={name: inputs[f"duffing_{name}"] for name in DUFFING_FIGURES},
-        model_dirs=json.loads(snakemake.params.duffing_model_dirs),
+        model_dirs=json.loads(params.duffing_model_dirs),
         split_summaries={path.rsplit("/", 1)[-1].removesuffix(".json"): path for path in inputs.duffing_splits},
-        settings=json.loads(snakemake.params.duffing),
+        settings=json.loads(params.duffing_settings),
     )
-render_report(snakemake.output[0], **karman, duffing=duffing, config=json.loads(snakemake.params.config),
-              workflow_dir=snakemake.params.workflow_dir)
+render_report(snakemake.output[0], sections=sections, config=json.loads(params.config), backend=params.backend,
+              benchmarks=list(inputs.benchmarks), workflow_dir=Path(snakemake.scriptdir).parent)  # its git commit

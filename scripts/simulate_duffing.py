@@ -1,6 +1,6 @@
 import json
 
-from karman.duffing import write_samples
+from karman.duffing.samples import write_samples
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
 import json
 
-from karman.flow import configure_threads, write_flow
+from karman.vortex.simulation import configure_threads, write_flow
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -1,4 +1,4 @@
-from karman.physics import summarise_flow
+from karman.vortex.physics import summarise_flow
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

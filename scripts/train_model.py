@@ -4,11 +4,10 @@ from karman.train import train_model
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])
-# The baseline rule has no Keras settings: pass only what the rule declares, so that the
-# defaults live in one place, karman.train.train_model.
+# The baseline rules have no Keras settings: pass only what the rule declares (defaults live in karman.train).
 keras_settings = {name: snakemake.params[name] for name in ("backend", "gpu", "shuffle_mb") if name in snakemake.params.keys()}
 train_model(
-    snakemake.input.fields,
+    snakemake.input.samples,
     snakemake.input.assignment,
     snakemake.params.model_dir,
     spec=json.loads(snakemake.params.spec),

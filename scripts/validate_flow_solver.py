@@ -1,5 +1,5 @@
-from karman.flow import configure_threads
-from karman.validation import write_validation
+from karman.vortex.simulation import configure_threads
+from karman.vortex.validation import write_validation
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

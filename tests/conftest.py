@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ TINY_DUFFING = {
     },
 }
 TINY_CONFIG = {
-    "systems": ["karman", "duffing"],
+    "systems": ["vortex", "duffing"],
     "duffing": TINY_DUFFING,
     "reynolds": [150, 300, 450],
     "flow": {"diameter_cells": 6, "domain_length": 12, "domain_height": 6, "cylinder_x": 3,
@@ -49,7 +50,7 @@ TINY_CONFIG = {
 def small_config(*models: str) -> dict:
     """TINY_CONFIG cut down to two Reynolds numbers, a random split and the named models."""
     return TINY_CONFIG | {
-        "systems": ["karman"],
+        "systems": ["vortex"],
         "reynolds": [150, 300],
         "split": {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 1},
         "models": {name: TINY_CONFIG["models"][name] for name in models},
@@ -73,6 +74,20 @@ def planned(workdir, *args, env=None) -> dict[str, int]:
         return {}
     table = result.stdout[result.stdout.index("Job stats:"):].split("\n\n")[0]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m.group(1) != "total"}
+
+
+def library_copy(tmp_path: Path) -> tuple[Path, dict]:
+    """A copy of the karman package to edit, and the environment in which the workflow imports it."""
+    source = tmp_path / "src"
+    shutil.copytree(REPO / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
+    return source / "karman", {**os.environ, "PYTHONPATH": str(source)}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in the file by `new` (which must be there)."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
 
 
 def write_config(workdir: Path, config: dict) -> None:

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from karman.check import check_store, main, violations
-from karman.fields import write_vorticity
+from karman.check import check_store, violations
+from karman.cli import main
+from karman.vortex.fields import write_vorticity
 from karman.stores import StoreError, open_store, write_store
+from karman.vortex.store import FLOW, VORTICITY
 
 ATTRS = {"reynolds": 100.0, "source": "simulate", "solver": "test", "karman_version": "test"}
 
@@ -35,11 +37,10 @@ def flow_store(tmp_path):
 
 
 def test_a_good_store_has_no_violations(flow_store, tmp_path):
-    assert violations(flow_store) == []
+    assert violations(flow_store, FLOW) == []
     write_vorticity([flow_store], tmp_path / "vorticity.zarr", crop={"x": [0, 2], "y": [-1, 1]},
                     downsample={"factor": 1, "method": "stride"}, sample_chunk=3)
-    assert violations(tmp_path / "vorticity.zarr") == []
-    assert violations(tmp_path / "vorticity.zarr", "vorticity") == []
+    assert violations(tmp_path / "vorticity.zarr", VORTICITY) == []
 
 
 def test_every_violation_is_reported(tmp_path):
@@ -48,7 +49,7 @@ def test_every_violation_is_reported(tmp_path):
     bad = bad.assign_coords(x=bad.x.values[::-1])
     path = tmp_path / "bad.zarr"
     write_store(bad, path)
-    found = "\n".join(violations(path, "flow"))
+    found = "\n".join(violations(path, FLOW))
     assert "missing variable 'v'" in found
     assert "variable 'u' has dims ('time', 'x', 'y'), expected ('time', 'y', 'x')" in found
     assert "variable 'u' has dtype float64, expected float32" in found
@@ -60,35 +61,35 @@ def test_every_violation_is_reported(tmp_path):
 def test_a_deleted_chunk_is_found(flow_store):
     chunk = next(p for p in (flow_store / "u").rglob("*") if p.is_file() and p.name != "zarr.json")
     chunk.unlink()
-    assert violations(flow_store) == ["u: 1 of 4 chunks missing"]
+    assert violations(flow_store, FLOW) == ["u: 1 of 4 chunks missing"]
     with pytest.raises(StoreError, match=r"re100.zarr breaks the flow store contract:\n  - u: 1 of 4 chunks missing"):
-        check_store(flow_store, "flow")
+        check_store(flow_store, FLOW)
 
 
 def test_garbled_metadata_names_the_store(flow_store):
     (flow_store / "zarr.json").write_text("{ not json")
     with pytest.raises(StoreError, match=r"re100.zarr: cannot read the store"):
         open_store(flow_store)
-    assert violations(flow_store)[0].startswith(f"{flow_store}: cannot read the store")
+    assert violations(flow_store, FLOW)[0].startswith(f"{flow_store}: cannot read the store")
 
 
 def test_garbled_variable_metadata_names_the_store(flow_store):
     meta = flow_store / "u" / "zarr.json"
     meta.write_text(meta.read_text().replace('"float32"', '"complex-nonsense"'))
-    problems = violations(flow_store)
+    problems = violations(flow_store, FLOW)
     assert len(problems) == 1 and problems[0].startswith("u: cannot read its metadata")
     with pytest.raises(StoreError, match=r"re100.zarr breaks the flow store contract:\n  - u: cannot read its metadata"):
-        check_store(flow_store, "flow")
+        check_store(flow_store, FLOW)
 
 
 def test_a_missing_store_is_reported(tmp_path):
-    assert violations(tmp_path / "nowhere.zarr") == [f"{tmp_path / 'nowhere.zarr'}: no Zarr store there"]
+    assert violations(tmp_path / "nowhere.zarr", FLOW) == [f"{tmp_path / 'nowhere.zarr'}: no Zarr store there"]
 
 
 def test_a_bad_store_is_never_written(tmp_path):
     path = tmp_path / "out.zarr"
     with pytest.raises(StoreError, match="out.zarr breaks the flow store contract"):
-        write_store(flow_dataset().drop_vars("u"), path, check=lambda p, name: check_store(p, "flow", name))
+        write_store(flow_dataset().drop_vars("u"), path, check=lambda p, name: check_store(p, FLOW, name))
     assert list(tmp_path.iterdir()) == []  # neither the store nor a partial one
 
 
@@ -101,8 +102,8 @@ def test_the_fields_stage_refuses_a_broken_flow_store(flow_store, tmp_path):
 
 
 def test_command_line_reports_and_exits_non_zero(flow_store, tmp_path, capsys):
-    assert main([str(flow_store)]) == 0
-    assert capsys.readouterr().out == f"{flow_store}: ok\n"
+    assert main(["check", str(flow_store)]) == 0
+    assert capsys.readouterr().out == f"{flow_store}: ok (flow)\n"  # the kind guessed from the variables
     meta = json.loads((flow_store / "zarr.json").read_text())
     del meta["attributes"]["solver"]
     meta.pop("consolidated_metadata")
@@ -115,8 +116,8 @@ def test_command_line_reports_and_exits_non_zero(flow_store, tmp_path, capsys):
 def test_a_garbled_chunk_is_named_when_the_fields_stage_reads_it(flow_store, tmp_path):
     chunk = flow_store / "u" / "c" / "1" / "0" / "0"
     chunk.write_bytes(b"garbage" * 10)
-    assert violations(flow_store) == []  # the routine check reads metadata only
-    assert violations(flow_store, deep=True) == ["u: chunk 1.0.0 cannot be decoded (RuntimeError: error during blosc decompression: -1)"]
+    assert violations(flow_store, FLOW) == []  # the routine check reads metadata only
+    assert violations(flow_store, FLOW, deep=True) == ["u: chunk 1.0.0 cannot be decoded (RuntimeError: error during blosc decompression: -1)"]
     with pytest.raises(StoreError, match=r"flow stores are damaged:\n  - .*re100.zarr: u: chunk 1.0.0 cannot be decoded"):
         write_vorticity([flow_store], tmp_path / "vorticity.zarr", crop={"x": [0, 2], "y": [-1, 1]},
                         downsample={"factor": 1, "method": "stride"}, sample_chunk=3)

@@ -9,10 +9,20 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from karman.config import ConfigError, check_config
+from snakemake.exceptions import WorkflowError
+
+from karman.config import ConfigError, check_system_names
+from karman.duffing.config import check_duffing
+from karman.vortex.config import check_vortex
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "schemas/config.schema.yaml")
+
+
+def check_config(config: dict) -> None:
+    """What the rules files run when the workflow is parsed: each system's checks of its section."""
+    check_vortex(config)
+    check_duffing(config["duffing"])
 
 
 def validated(config: dict) -> dict:
@@ -50,7 +60,7 @@ def test_schema_fills_defaults_down_to_each_model():
     ({"models": {"m": {"type": "transformer"}}}, "transformer"),
 ])
 def test_bad_values_are_rejected_naming_the_key(config, key):
-    with pytest.raises(Exception, match=key):
+    with pytest.raises(WorkflowError, match=key):
         validated(config)
 
 
@@ -99,7 +109,7 @@ def test_download_settings_take_the_course_defaults():
 
 def test_course_data_example_is_valid_once_checksums_are_filled_in():
     text = (REPO / "config/course-data.yaml").read_text()
-    with pytest.raises(Exception, match=r"sha256"):  # the placeholders are rejected, naming the key
+    with pytest.raises(WorkflowError, match=r"sha256"):  # the placeholders are rejected, naming the key
         validated(yaml.safe_load(text))
     filled = re.sub(r"FILL-IN\S*", HEX, text)
     config = validated(yaml.safe_load(filled))
@@ -118,7 +128,7 @@ def test_course_data_example_is_valid_once_checksums_are_filled_in():
     (download_config({}, cadence=2), "cadence"),
 ])
 def test_bad_download_values_are_rejected_naming_the_key(config, key):
-    with pytest.raises(Exception, match=key):
+    with pytest.raises(WorkflowError, match=key):
         validated(config)
 
 
@@ -156,7 +166,7 @@ def test_download_section_is_refused_when_simulating():
 
 def test_duffing_defaults_are_the_course_notes_settings():
     duffing = validated({})["duffing"]
-    assert validated({})["systems"] == ["karman", "duffing"]
+    assert validated({})["systems"] == ["vortex", "duffing"]
     assert duffing["parameters"] == {"omega0": [-1.0, 1.0], "gamma": [0.5, 1.5], "epsilon": [0.0, 0.15]}
     assert duffing["sweep"] == {"frequency": [-4.0, 4.0], "duration": 200, "steps": 400}
     assert duffing["curves"]["frequency_bins"] == 50 and duffing["images"]["noise"] == 0.5
@@ -178,7 +188,7 @@ def test_duffing_defaults_are_the_course_notes_settings():
     ({"duffing": {"models": {"m": {"type": "cnn", "padding": "full"}}}}, "padding"),
 ])
 def test_bad_duffing_values_are_rejected_by_the_schema_naming_the_key(config, key):
-    with pytest.raises(Exception, match=key):
+    with pytest.raises(WorkflowError, match=key):
         validated(config)
 
 
@@ -201,3 +211,13 @@ def test_inconsistent_duffing_values_are_rejected_naming_the_key(change, message
 def test_per_channel_standardisation_is_refused_for_vorticity_snapshots():
     with pytest.raises(ConfigError, match=r"models\.m\.standardise: per-channel"):
         check_config(validated({"models": {"m": {"type": "cnn", "standardise": "per-channel"}}}))
+
+
+def test_the_vortex_street_under_its_old_name_gets_an_error_naming_the_new_one(tmp_path):
+    with pytest.raises(ConfigError, match=r"systems: `karman` is now called `vortex`"):
+        check_system_names({"systems": ["karman", "duffing"]})
+    check_system_names({"systems": ["vortex", "duffing"]})
+    (tmp_path / "config.yaml").write_text("systems: [karman, duffing]\n")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "`karman` is now called `vortex`" in result.stdout + result.stderr

@@ -1,20 +1,29 @@
-"""Glue between Snakemake and the library: canonical params and code digests."""
+"""Glue between Snakemake and the library: canonical params and code digests that follow meaning."""
 
 import shutil
 
 import pytest
 
+from conftest import edit
 from karman import workflow
-from karman.workflow import canonical, code_digest, karman_imports
+from karman.workflow import behaviour, canonical, code_digest, karman_imports
 
 
 def test_canonical_params_do_not_depend_on_key_order():
     assert canonical({"b": 1, "a": [2, 3]}) == canonical({"a": [2, 3], "b": 1}) == '{"a":[2,3],"b":1}'
 
 
-def test_imports_are_followed_within_karman():
-    assert "karman.stores" in karman_imports("karman.fields")
-    assert not any(name.startswith(("numpy", "xarray")) for name in karman_imports("karman.fields"))
+def test_imports_are_followed_within_karman_with_the_packages_above():
+    imports = karman_imports("karman.vortex.fields")
+    assert {"karman.stores", "karman.vortex.store", "karman.vortex", "karman"} <= imports
+    assert not any(name.startswith(("numpy", "xarray")) for name in imports)
+
+
+def test_behaviour_ignores_comments_docstrings_and_formatting_but_not_code():
+    source = 'def f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n'
+    assert behaviour(source) == behaviour('def f(x):\n    """Two times x, reworded."""\n\n    return 2*x\n')
+    assert behaviour(source) == behaviour("def f(x):\n    return (2 * x)\n")
+    assert behaviour(source) != behaviour("def f(x):\n    return 3 * x\n")
 
 
 @pytest.fixture
@@ -26,23 +35,36 @@ def package_copy(tmp_path, monkeypatch):
 
 
 def test_digest_changes_with_the_module_and_what_it_imports(package_copy):
-    fields = code_digest("karman.fields")
-    (package_copy / "stores.py").write_text((package_copy / "stores.py").read_text() + "\n# changed\n")
-    after_stores = code_digest("karman.fields")
+    fields = code_digest("karman.vortex.fields")
+    edit(package_copy / "stores.py", "zarr_format=3, consolidated=True", "zarr_format=3, consolidated=False")
+    after_stores = code_digest("karman.vortex.fields")
     assert after_stores != fields  # fields imports stores
-    assert code_digest("karman.fields") == after_stores  # stable between parses
-    (package_copy / "fields.py").write_text((package_copy / "fields.py").read_text() + "\n# changed\n")
-    assert code_digest("karman.fields") not in (fields, after_stores)
+    assert code_digest("karman.vortex.fields") == after_stores  # stable between parses
+    edit(package_copy / "vortex/fields.py", "edge_order=2) - u", "edge_order=1) - u")
+    assert code_digest("karman.vortex.fields") not in (fields, after_stores)
+
+
+def test_comments_docstrings_and_formatting_change_no_digest(package_copy):
+    simulation = code_digest("karman.vortex.simulation")
+    lattice = package_copy / "vortex/lattice.py"
+    edit(lattice, '"""A running simulation:', '"""A simulation, running:')
+    lattice.write_text(lattice.read_text().replace("\n\n\n", "\n\n\n\n") + "\n# a comment\n")
+    assert code_digest("karman.vortex.simulation") == simulation
 
 
 def test_digest_ignores_modules_a_rule_does_not_run(package_copy):
-    flow = code_digest("karman.flow")
-    (package_copy / "train.py").write_text((package_copy / "train.py").read_text() + "\n# changed\n")
-    assert code_digest("karman.flow") == flow
+    simulation, download = code_digest("karman.vortex.simulation"), code_digest("karman.vortex.download")
+    edit(package_copy / "train.py", "PREDICT_BATCH = 256", "PREDICT_BATCH = 128")
+    edit(package_copy / "cli.py", 'help="also read and decode every chunk', 'help="read and decode every chunk')
+    assert code_digest("karman.vortex.simulation") == simulation
+    edit(package_copy / "vortex/lattice.py", "HOLD_DENSITY_EVERY = 200", "HOLD_DENSITY_EVERY = 100")
+    assert code_digest("karman.vortex.simulation") != simulation
+    assert code_digest("karman.vortex.download") == download  # the solver is not what a download runs
 
 
-def test_report_digest_covers_its_template(package_copy):
-    report = code_digest("karman.report")
-    template = package_copy / "templates/report.html.j2"
-    template.write_text(template.read_text() + "<!-- changed -->")
-    assert code_digest("karman.report") != report
+@pytest.mark.parametrize("module, template", [("karman.report", "templates/report.html.j2"), ("karman.vortex.report", "vortex/section.html.j2"),
+                                              ("karman.duffing.report", "duffing/section.html.j2")])
+def test_report_digest_covers_its_templates(package_copy, module, template):
+    report = code_digest(module)
+    (package_copy / template).write_text((package_copy / template).read_text() + "<!-- changed -->")
+    assert code_digest(module) != report

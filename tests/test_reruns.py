@@ -5,12 +5,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
-from conftest import REPO, SNAKEMAKE, planned, small_config, snakemake, write_config
+from conftest import REPO, SNAKEMAKE, edit, library_copy, planned, small_config, snakemake, write_config
 from karman.stores import open_store
 
 pytestmark = pytest.mark.workflow
@@ -75,14 +76,55 @@ def test_a_new_reynolds_number_adds_one_simulation(base, tmp_path):
 
 
 def test_library_code_reruns_the_rules_that_use_it(base, tmp_path):
-    source = tmp_path / "src"
-    shutil.copytree(REPO / "src", source, ignore=shutil.ignore_patterns("__pycache__"))
-    env = {**os.environ, "PYTHONPATH": str(source)}
+    package, env = library_copy(tmp_path)
     assert planned(base, env=env) == {}  # the same code elsewhere: same digest
-    train = source / "karman/train.py"
-    train.write_text(train.read_text() + "\n# a change\n")
+    edit(package / "train.py", "PREDICT_BATCH = 256", "PREDICT_BATCH = 128")
     jobs = planned(base, env=env)
     assert jobs == {"train_baseline": 1, "train_network": 1, "plot_report_figures": 1, "render_report": 1, "all": 1}
+
+
+def test_comments_and_docstrings_in_the_solver_rerun_nothing(base, tmp_path):
+    package, env = library_copy(tmp_path)
+    lattice = package / "vortex/lattice.py"
+    edit(lattice, '"""A running simulation:', '"""A simulation as it runs:')
+    edit(lattice, "HOLD_DENSITY_EVERY = 200", "HOLD_DENSITY_EVERY = 200  # steps between the rescales")
+    lattice.write_text(lattice.read_text() + "\n\n# the end of the solver\n")
+    assert planned(base, env=env) == {}
+
+
+def test_the_command_lines_help_text_reruns_nothing(base, tmp_path):
+    package, env = library_copy(tmp_path)
+    edit(package / "cli.py", 'help="also read and decode every chunk', 'help="read and decode every chunk too')
+    edit(package / "cli.py", 'description="Check Zarr stores', 'description="Check the Zarr stores')
+    assert planned(base, env=env) == {}
+
+
+def test_a_behaviour_change_in_the_solver_reruns_the_simulations_and_what_reads_them(base, tmp_path):
+    package, env = library_copy(tmp_path)
+    edit(package / "vortex/lattice.py", "HOLD_DENSITY_EVERY = 200", "HOLD_DENSITY_EVERY = 100")
+    jobs = planned(base, env=env)
+    assert jobs["simulate_flow"] == 2
+    assert {"summarise_flow", "compute_vorticity", "make_split", "train_baseline", "train_network", "render_report"} <= set(jobs)
+
+
+def test_a_change_to_the_split_reruns_splits_and_models_not_simulations(base, tmp_path):
+    package, env = library_copy(tmp_path)
+    edit(package / "split.py", "order = np.random.default_rng(seed).permutation(n_samples)",
+         "order = np.random.default_rng(seed + 1).permutation(n_samples)")
+    jobs = planned(base, env=env)
+    assert {"make_split", "train_baseline", "train_network", "embed_training_snapshots", "render_report"} <= set(jobs)
+    assert not {"simulate_flow", "summarise_flow", "compute_vorticity", "plot_vorticity_gallery"} & set(jobs)
+
+
+def test_a_finished_project_copied_elsewhere_has_nothing_to_do(base, tmp_path):
+    project = tmp_path / "elsewhere" / "project"
+    shutil.copytree(REPO, project, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", "results",
+                                                                                "logs", ".snakemake", "config.yaml"))
+    shutil.copytree(base, project, symlinks=True, dirs_exist_ok=True)  # the results, logs, Snakemake's records and config
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(project / "Snakefile"), "--directory", str(project),
+                             "--cores", "2", "--dry-run"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
 
 
 def store_bytes(root):

@@ -3,8 +3,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
-from karman.split import assign, counts_per_reynolds, random_split, settings_for, summarize
+from karman.split import assign, counts_per_group, random_split, settings_for, summarize, write_split
+from karman.stores import Declaration, StoreError, declaration, open_store, write_store
 
 FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
 RANDOM = {"strategy": "random", "fractions": FRACTIONS, "seed": 0}
@@ -34,12 +36,12 @@ def test_fractions_must_add_up_to_one():
 
 def test_unknown_strategy_names_the_allowed_ones():
     with pytest.raises(ValueError, match="split.strategy 'nope'.*random, blocked, holdout-re"):
-        assign(samples(), RANDOM | {"strategy": "nope"})
+        assign(samples(), RANDOM | {"strategy": "nope"}, "reynolds")
 
 
-def test_summary_counts_per_reynolds_number():
-    assignment = assign(samples(), RANDOM)
-    summary = summarize(assignment, RANDOM)
+def test_summary_counts_per_group_number():
+    assignment = assign(samples(), RANDOM, "reynolds")
+    summary = summarize(assignment, RANDOM, "reynolds")
     assert summary["n_samples"] == 403
     assert sum(summary["counts"].values()) == 403 and summary["counts"]["gap"] == 0
     assert set(summary["counts_per_reynolds"]) == {"300", "600", "900", "1200"}
@@ -48,7 +50,7 @@ def test_summary_counts_per_reynolds_number():
     # As the split stage writes and the report reads it: the JSON's sorted keys, then ascending Re again.
     written = json.loads(json.dumps(summary, sort_keys=True))
     assert list(written["counts_per_reynolds"]) == ["1200", "300", "600", "900"]
-    assert list(counts_per_reynolds(written)) == ["300", "600", "900", "1200"]
+    assert list(counts_per_group(written)) == ["300", "600", "900", "1200"]
 
 
 def time_series(n_per_re=200, reynolds=(300, 600, 900, 1200)):
@@ -64,7 +66,7 @@ BLOCKED = {"strategy": "blocked", "fractions": FRACTIONS, "seed": 0, "blocks": 1
 
 
 def test_blocked_split_is_contiguous_with_gaps_between_splits():
-    assignment = assign(time_series(), BLOCKED)
+    assignment = assign(time_series(), BLOCKED, "reynolds")
     for _, group in assignment.groupby("reynolds"):
         labels = group.sort_values("time")["split"].to_numpy()
         runs = []  # (label, length) of consecutive equal labels
@@ -85,7 +87,7 @@ def test_blocked_split_is_contiguous_with_gaps_between_splits():
 
 
 def test_blocked_split_keeps_one_block_per_split_apart_when_gap_is_zero():
-    assignment = assign(time_series(), BLOCKED | {"gap": 0})
+    assignment = assign(time_series(), BLOCKED | {"gap": 0}, "reynolds")
     assert "gap" not in set(assignment["split"])
     # each of the 10 blocks of 20 snapshots has one label
     for _, group in assignment.groupby("reynolds"):
@@ -95,13 +97,13 @@ def test_blocked_split_keeps_one_block_per_split_apart_when_gap_is_zero():
 
 def test_holdout_split_has_no_held_out_reynolds_number_in_train_or_val():
     settings = {"strategy": "holdout-re", "fractions": FRACTIONS, "seed": 0, "holdout_reynolds": [900]}
-    assignment = assign(time_series(), settings)
+    assignment = assign(time_series(), settings, "reynolds")
     assert set(assignment.loc[assignment["split"] == "test", "reynolds"]) == {900.0}
     assert 900.0 not in set(assignment.loc[assignment["split"] != "test", "reynolds"])
     train_val = assignment[assignment["split"] != "test"]
     assert abs((train_val["split"] == "val").mean() - 0.1 / 0.8) < 0.01
     with pytest.raises(ValueError, match=r"split.holdout_reynolds \[950\].*not in the data: \[950"):
-        assign(time_series(), settings | {"holdout_reynolds": [950]})
+        assign(time_series(), settings | {"holdout_reynolds": [950]}, "reynolds")
 
 
 def test_a_split_depends_only_on_its_own_keys():
@@ -109,3 +111,34 @@ def test_a_split_depends_only_on_its_own_keys():
     assert settings_for(config, "random") == {"strategy": "random", "fractions": FRACTIONS, "seed": 3}
     assert settings_for(config, "blocked") == {"strategy": "blocked", "fractions": FRACTIONS, "seed": 3, "blocks": 10, "gap": 5}
     assert settings_for(config, "holdout-re")["holdout_reynolds"] == [900]
+
+
+def declared_store(path, attrs: dict, grouped: bool = True):
+    """A store of 40 samples (two groups of 20 in time) that declares `attrs`."""
+    coords = {"sample": np.arange(40), "target": ("sample", np.linspace(0, 1, 40))}
+    if grouped:
+        coords |= {"group": ("sample", np.repeat([1.0, 2.0], 20)), "time": ("sample", np.tile(np.arange(20) * 0.5, 2))}
+    write_store(xr.Dataset({"field": (("sample", "x"), np.zeros((40, 3), np.float32))}, coords=coords, attrs=attrs), path)
+    return path
+
+
+def test_one_write_split_serves_grouped_and_independent_samples_by_what_the_store_declares(tmp_path):
+    grouped = declared_store(tmp_path / "grouped.zarr", {"targets": ["target"], "grouping": "group"})
+    write_split(grouped, tmp_path / "a.csv", tmp_path / "a.json", settings=BLOCKED | {"blocks": 4, "gap": 1})
+    assignment, summary = pd.read_csv(tmp_path / "a.csv"), json.loads((tmp_path / "a.json").read_text())
+    assert list(assignment.columns) == ["sample", "group", "time", "split"]
+    assert set(summary["counts_per_group"]) == {"1", "2"} and summary["counts"]["gap"] > 0 and "unused" not in summary["counts"]
+    independent = declared_store(tmp_path / "independent.zarr", {"targets": ["target"]}, grouped=False)
+    write_split(independent, tmp_path / "b.csv", tmp_path / "b.json", settings=RANDOM | {"train_samples": 10})
+    assignment, summary = pd.read_csv(tmp_path / "b.csv"), json.loads((tmp_path / "b.json").read_text())
+    assert list(assignment.columns) == ["sample", "split"] and (assignment["split"] == "train").sum() == 10
+    assert summary["counts"]["unused"] == 28 - 10 and "gap" not in summary["counts"] and "counts_per_group" not in summary
+    with pytest.raises(ValueError, match="split.strategy blocked needs samples grouped by a coordinate"):
+        write_split(independent, tmp_path / "c.csv", tmp_path / "c.json", settings=BLOCKED)
+
+
+def test_a_store_that_declares_no_targets_is_refused_naming_what_it_lacks(tmp_path):
+    store = declared_store(tmp_path / "bare.zarr", {})
+    with pytest.raises(StoreError, match="declares no samples: it needs one data variable along `sample` .* and the attribute `targets`"):
+        declaration(open_store(store))
+    assert declaration(open_store(declared_store(tmp_path / "ok.zarr", {"targets": ["target"]}, grouped=False))) == Declaration("field", ("target",), None)

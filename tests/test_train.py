@@ -33,10 +33,11 @@ def dataset(tmp_path_factory):
     store = xr.Dataset(
         {"vorticity": (("sample", "y", "x"), snapshots)},
         coords={"sample": np.arange(len(reynolds)), "reynolds": ("sample", reynolds), "time": ("sample", np.tile(np.arange(40) * 0.1, 4)), "y": y, "x": x},
+        attrs={"targets": ["reynolds"], "grouping": "reynolds"},  # what the store declares to the shared stages
     )
     write_store(store, root / "vorticity.zarr", chunks={"sample": 32})
     table = pd.DataFrame({"sample": store.sample.values, "reynolds": reynolds, "time": store.time.values})
-    assign(table, {"strategy": "random", "fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 0}).to_csv(root / "assignment.csv", index=False)
+    assign(table, {"strategy": "random", "fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 0}, "reynolds").to_csv(root / "assignment.csv", index=False)
     return root
 
 

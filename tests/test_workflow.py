@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from karman.check import violations
+from karman.vortex.store import FLOW, VORTICITY
 from karman.stores import open_store
 
 from conftest import REPO, SNAKEMAKE, planned, snakemake
@@ -23,7 +24,7 @@ def test_flow_stores(tiny_run):
         assert flow.sizes["time"] == 12
         assert flow.attrs["reynolds"] == reynolds and flow.attrs["source"] == "simulate"
         assert flow.attrs["solver_parameters"]["diameter_cells"] == 6
-        assert violations(tiny_run / f"results/flow/re{reynolds}.zarr", "flow", deep=True) == []
+        assert violations(tiny_run / f"results/flow/re{reynolds}.zarr", FLOW, deep=True) == []
 
 
 @pytest.mark.workflow
@@ -36,7 +37,7 @@ def test_vorticity_store(tiny_run):
     assert sorted(set(fields.reynolds.values)) == [150.0, 300.0, 450.0]
     assert float(fields.x.min()) >= -0.5 and float(fields.x.max()) <= 4.5
     assert np.isfinite(vorticity.values).any()
-    assert violations(tiny_run / "results/fields/vorticity.zarr", "vorticity", deep=True) == []
+    assert violations(tiny_run / "results/fields/vorticity.zarr", VORTICITY, deep=True) == []
 
 
 @pytest.mark.workflow

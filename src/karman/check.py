@@ -1,20 +1,16 @@
-"""The data contract of karman's stores, and a validator that reports every violation.
+"""Store contracts and a validator that reports every violation.
 
-    karman check PATH [PATH ...] [--kind flow|vorticity|duffing-curves|duffing-images]
-    python -m karman.check PATH ...
-
-The contracts are documented in docs/data-format.md. The workflow checks every store it
-writes (before the store appears) and every flow store it reads.
+Each system declares the contracts of its stores (`karman.vortex.store`,
+`karman.duffing.samples`); they are documented in docs/data-format.md. The workflow checks
+every store it writes (before the store appears) and every flow store it reads;
+`karman check` (karman.cli) checks any store by hand.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import zarr
@@ -32,48 +28,9 @@ class Contract:
     optional_variables: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
 
 
-CONTRACTS = {
-    "flow": Contract(
-        kind="flow",
-        variables={"u": (("time", "y", "x"), "float32"), "v": (("time", "y", "x"), "float32")},
-        optional_variables={"cylinder": (("y", "x"), "bool")},
-        coords={"time": ("time",), "y": ("y",), "x": ("x",)},
-        increasing=("time", "y", "x"),
-        attrs=("reynolds", "source", "solver", "karman_version"),
-    ),
-    "vorticity": Contract(
-        kind="vorticity",
-        variables={"vorticity": (("sample", "y", "x"), "float32")},
-        coords={"sample": ("sample",), "reynolds": ("sample",), "time": ("sample",), "y": ("y",), "x": ("x",)},
-        increasing=("sample", "y", "x"),
-        attrs=("operator", "crop", "downsample", "sources", "karman_version"),
-    ),
-}
-DUFFING_COORDS = {"sample": ("sample",), "frequency": ("frequency",), "omega0": ("sample",), "gamma": ("sample",), "epsilon": ("sample",)}
-DUFFING_ATTRS = ("system", "kind", "targets", "generator_settings", "karman_version")
-CONTRACTS |= {
-    "duffing-curves": Contract(
-        kind="duffing-curves",
-        variables={"response": (("sample", "frequency"), "float32")},
-        coords=DUFFING_COORDS,
-        increasing=("sample", "frequency"),
-        attrs=DUFFING_ATTRS,
-    ),
-    "duffing-images": Contract(
-        kind="duffing-images",
-        variables={"response": (("sample", "force", "frequency", "channel"), "float32")},
-        coords=DUFFING_COORDS | {"force": ("force",), "channel": ("channel",)},
-        increasing=("sample", "force", "frequency"),
-        attrs=DUFFING_ATTRS,
-    ),
-}
-
-
-def guess_kind(path: str | os.PathLike) -> str:
-    dataset = open_store(path)
-    if dataset.attrs.get("system") == "duffing":
-        return f"duffing-{dataset.attrs.get('kind')}"
-    return "vorticity" if "vorticity" in dataset.variables else "flow"
+def matches(dataset, contract: Contract) -> bool:
+    """Whether the dataset has the variables of `contract` with their dims (how `karman check` guesses a store's kind)."""
+    return all(name in dataset.data_vars and dataset[name].dims == dims for name, (dims, _) in contract.variables.items())
 
 
 def chunk_problems(path: str | os.PathLike, names: list[str]) -> list[str]:
@@ -119,13 +76,12 @@ def unreadable_chunks(path: str | os.PathLike) -> list[str]:
     return problems
 
 
-def violations(path: str | os.PathLike, kind: str | None = None, deep: bool = False) -> list[str]:
-    """Every way in which the store at `path` breaks its contract (empty if none)."""
+def violations(path: str | os.PathLike, contract: Contract, deep: bool = False) -> list[str]:
+    """Every way in which the store at `path` breaks `contract` (empty if none)."""
     try:
         dataset = open_store(path)
     except StoreError as error:
         return [str(error)]
-    contract = CONTRACTS[kind or guess_kind(path)]
     found = []
     expected = {**contract.variables, **{n: s for n, s in contract.optional_variables.items() if n in dataset}}
     for name, (dims, dtype) in expected.items():
@@ -154,32 +110,9 @@ def violations(path: str | os.PathLike, kind: str | None = None, deep: bool = Fa
     return found
 
 
-def check_store(path: str | os.PathLike, kind: str, name: str | None = None) -> None:
-    """Raise StoreError listing every violation of the `kind` contract by the store."""
-    problems = violations(path, kind)
+def check_store(path: str | os.PathLike, contract: Contract, name: str | None = None) -> None:
+    """Raise StoreError listing every violation of `contract` by the store."""
+    problems = violations(path, contract)
     if problems:
         label = name or os.fspath(path)
-        raise StoreError(f"{label} breaks the {kind} store contract:\n  - " + "\n  - ".join(problems))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="karman check", description="Check Zarr stores against karman's data contract.")
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    parser.add_argument("--kind", choices=sorted(CONTRACTS), help="contract to check (default: guessed from the variables)")
-    parser.add_argument("--deep", action="store_true", help="also read and decode every chunk (a full pass over the data)")
-    args = parser.parse_args(argv)
-    failed = 0
-    for path in args.paths:
-        problems = violations(path, args.kind, deep=args.deep)
-        if problems:
-            failed += 1
-            print(f"{path}: {len(problems)} problem(s)")
-            for problem in problems:
-                print(f"  - {problem}")
-        else:
-            print(f"{path}: ok")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        raise StoreError(f"{label} breaks the {contract.kind} store contract:\n  - " + "\n  - ".join(problems))

@@ -1,85 +1,26 @@
-"""Checks of the configuration that a JSON Schema cannot express.
+"""What the checks of every system's configuration share.
 
-The schema (schemas/config.schema.yaml) checks types, ranges and allowed values; these
-checks relate keys to each other. Both run when the workflow is parsed, before any job.
+The schema (schemas/config.schema.yaml) checks types, ranges and allowed values; each
+system's checks (`karman.vortex.config`, `karman.duffing.config`) relate its keys to each
+other. All run when the workflow is parsed, before any job.
 """
 
 from __future__ import annotations
-
-from karman.download import DEFAULTS as DOWNLOAD_DEFAULTS
-from karman.download import expected_grid, grid_coordinates
-from karman.fields import grid_window_shape, window_shape
-from karman.flow import flow_parameters
-from karman.split import check_fractions
 
 
 class ConfigError(ValueError):
     """A configuration value that is not allowed; the message names the key."""
 
 
-def check_config(config: dict) -> None:
-    try:
-        check_fractions(config["split"]["fractions"])
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    split = config["split"]
-    if "holdout-re" in (split["strategy"], *split["compare"]):
-        held_out = set(split["holdout_reynolds"])
-        if not held_out or not held_out < set(config["reynolds"]):
-            raise ConfigError(
-                f"split.holdout_reynolds {sorted(held_out)} must name some, not all, of reynolds {sorted(config['reynolds'])} "
-                "when split.strategy or split.compare is holdout-re"
-            )
-    flow = config["flow"]
-    downloading = flow["source"] == "download"
-    if downloading:
-        check_downloads(config)
-        download = {**DOWNLOAD_DEFAULTS, **flow["download"]}
-        limits = {"x": (-download["cylinder_x"], download["domain_length"] - download["cylinder_x"]),
-                  "y": (-download["cylinder_y"], download["domain_height"] - download["cylinder_y"])}
-    else:
-        if "download" in flow:
-            raise ConfigError("flow.download is read only with flow.source: download; remove it (or comment it out) to simulate")
-        params = flow_parameters(1.0, flow)
-        centre_y = params.centre[1] / params.diameter_cells  # above the bottom wall, in D
-        limits = {"x": (-flow["cylinder_x"], flow["domain_length"] - flow["cylinder_x"]), "y": (-centre_y, flow["domain_height"] - centre_y)}
-    for axis, (low, high) in config["fields"]["crop"].items():
-        if not low < high:
-            raise ConfigError(f"fields.crop.{axis} must be [low, high] with low < high, got {[low, high]}")
-        if high <= limits[axis][0] or low >= limits[axis][1]:
-            raise ConfigError(
-                f"fields.crop.{axis} {[low, high]} lies outside the {'downloaded' if downloading else 'simulated'} domain "
-                f"({limits[axis][0]:g} to {limits[axis][1]:g} diameters from the cylinder centre)"
-            )
-    check_models(config)
-    check_duffing(config)
-    if not downloading and (flow["domain_height"] < 3 or flow["domain_length"] < flow["cylinder_x"] + 3):
-        raise ConfigError(
-            f"flow: the channel ({flow['domain_length']} x {flow['domain_height']} D) needs a height of at least 3 D "
-            f"and at least 3 D behind the cylinder (cylinder_x = {flow['cylinder_x']} D)"
-        )
+# Systems renamed since an earlier version: the old name gets an error naming the new one.
+RENAMED_SYSTEMS = {"karman": "vortex"}
 
 
-def check_downloads(config: dict) -> None:
-    """With `flow.source: download`, every Reynolds number needs a file to download."""
-    files = {str(reynolds) for reynolds in config["flow"].get("download", {}).get("files", {})}
-    missing = [reynolds for reynolds in sorted(config["reynolds"]) if str(reynolds) not in files]
-    if missing:
-        raise ConfigError(
-            f"flow.download.files has no entry for Re {', '.join(map(str, missing))}: with flow.source: download every "
-            "Reynolds number in `reynolds` needs {url: ..., sha256: ...} there (see config/course-data.yaml)"
-        )
-    ny, nx = expected_grid({**DOWNLOAD_DEFAULTS, **config["flow"]["download"]})
-    if min(ny, nx) < 3:
-        raise ConfigError(f"flow.download: diameter_cells, domain_length and domain_height give a grid of {ny} x {nx} cells; expected at least 3 x 3")
-
-
-def snapshot_shape(config: dict) -> tuple[int, int]:
-    """(ny, nx) of the vorticity snapshots, from the config alone."""
-    flow = config["flow"]
-    if flow["source"] == "download":
-        return grid_window_shape(*grid_coordinates({**DOWNLOAD_DEFAULTS, **flow["download"]}), config["fields"])
-    return window_shape(flow, config["fields"])
+def check_system_names(config: dict) -> None:
+    """Run before the schema, so that a renamed system is named, not just rejected."""
+    for old, new in RENAMED_SYSTEMS.items():
+        if old in config.get("systems", []):
+            raise ConfigError(f"systems: `{old}` is now called `{new}`; write systems: [{new}, ...] (allowed: vortex, duffing)")
 
 
 def cnn_image_side(side: int, spec: dict) -> int:
@@ -102,48 +43,3 @@ def check_cnn(key: str, spec: dict, shape: tuple[int, int], remedy: str) -> None
             f"{'with' if spec['pooling'] else 'without'} 2x2 pooling), but the images are only {shape[0]} x {shape[1]} cells: "
             f"use at most {fitting} blocks, {remedy}"
         )
-
-
-def check_models(config: dict) -> None:
-    """Every CNN must leave at least one cell of the snapshot; per-channel standardisation needs channels."""
-    ny, nx = snapshot_shape(config)
-    if min(ny, nx) < 1:
-        flow = config["flow"]
-        cells = flow["download"].get("diameter_cells", DOWNLOAD_DEFAULTS["diameter_cells"]) if flow["source"] == "download" else flow["diameter_cells"]
-        raise ConfigError(f"fields.crop and fields.downsample leave no cells ({ny} x {nx}) of the {cells}-cells-per-D grid")
-    for name, spec in config["models"].items():
-        if spec.get("standardise") == "per-channel":
-            raise ConfigError(f"models.{name}.standardise: per-channel needs samples with channels; vorticity snapshots have one: use global or per-cell")
-        if spec["type"] == "cnn":
-            check_cnn(f"models.{name}", spec, (ny, nx), "a larger fields.crop or a smaller fields.downsample.factor")
-
-
-DUFFING_RANGES = ("parameters.omega0", "parameters.gamma", "parameters.epsilon", "sweep.frequency", "images.force")
-
-
-def check_duffing(config: dict) -> None:
-    """Ranges that are not empty or inverted, positive damping, a training subset that exists,
-    and models that fit the kind of samples they read."""
-    duffing = config["duffing"]
-    for key in DUFFING_RANGES:
-        section, name = key.split(".")
-        low, high = duffing[section][name]
-        if not low < high:
-            raise ConfigError(f"duffing.{key} must be a range [low, high] with low < high, got {[low, high]} (an empty or inverted range)")
-    if duffing["parameters"]["gamma"][0] <= 0:
-        raise ConfigError(f"duffing.parameters.gamma {duffing['parameters']['gamma']} must be positive: the damping γ keeps the response bounded")
-    train_samples, fraction = duffing["split"]["train_samples"], duffing["split"]["fractions"]["train"]
-    for kind in ("curves", "images"):
-        available = int(round(fraction * duffing[kind]["samples"]))
-        if train_samples is not None and train_samples > available:
-            raise ConfigError(
-                f"duffing.split.train_samples = {train_samples} is more than the {available} training {kind} "
-                f"(duffing.{kind}.samples = {duffing[kind]['samples']} x train fraction {fraction:g})"
-            )
-    images = duffing["images"]
-    for name, spec in duffing["models"].items():
-        if spec.get("standardise") == "per-channel" and spec["type"] != "cnn":
-            raise ConfigError(f"duffing.models.{name}.standardise: per-channel needs the images' channels; {spec['type']} models read the curves: use global or per-cell")
-        if spec["type"] == "cnn":
-            check_cnn(f"duffing.models.{name}", spec, (images["force_bins"], images["frequency_bins"]),
-                      "or more duffing.images.force_bins and frequency_bins")

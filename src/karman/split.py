@@ -8,6 +8,10 @@ Strategies:
   blocks of different splits meet, so that correlated neighbours never straddle them.
 - `holdout-re`: whole Reynolds numbers are the test split (interpolation to an unseen Re);
   the others are shuffled into train and val.
+
+`blocked` and `holdout-re` work on the groups a store declares (`karman.stores.declaration`);
+independent samples (the Duffing oscillator's) take the random split, optionally with
+fewer training samples (`train_samples`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from karman.stores import open_store
+from karman.stores import declaration, open_store
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +75,15 @@ def random_split(n_samples: int, fractions: dict[str, float], seed: int, train_s
     return label(n_samples, parts)
 
 
-def blocked_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int, blocks: int, gap: int) -> np.ndarray:
-    """Contiguous time blocks per Reynolds number, whole blocks to splits, gaps between splits."""
+def blocked_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int, blocks: int, gap: int, grouping: str) -> np.ndarray:
+    """Contiguous time blocks per group (per Reynolds number), whole blocks to splits, gaps between splits."""
     check_fractions(fractions)
     rng = np.random.default_rng(seed)
     labels = np.full(len(samples), GAP, dtype=object)
-    for _, group in samples.groupby("reynolds", sort=True):
+    for value, group in samples.groupby(grouping, sort=True):
         series = group.sort_values("time").index.to_numpy()
         if len(series) < blocks:
-            raise ValueError(f"split.blocks = {blocks} is more than the {len(series)} snapshots of Re = {group['reynolds'].iloc[0]:g}")
+            raise ValueError(f"split.blocks = {blocks} is more than the {len(series)} snapshots of {grouping} = {value:g}")
         chunks = np.array_split(series, blocks)
         block_labels = label(blocks, cut(rng.permutation(blocks), {name: fractions[name] for name in SPLITS}))
         for i, (members, name) in enumerate(zip(chunks, block_labels)):
@@ -89,19 +93,19 @@ def blocked_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int,
     return labels
 
 
-def holdout_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int, holdout: list[float]) -> np.ndarray:
-    """Held-out Reynolds numbers are the test split; the rest is shuffled into train and val."""
-    present = set(samples["reynolds"].unique())
+def holdout_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int, holdout: list[float], grouping: str) -> np.ndarray:
+    """Held-out groups (Reynolds numbers) are the test split; the rest is shuffled into train and val."""
+    present = set(samples[grouping].unique())
     missing = sorted(set(holdout) - present)
     if not holdout or missing or set(holdout) >= present:
         def listed(values) -> str:
             return "[" + ", ".join(f"{value:g}" for value in sorted(values)) + "]"
 
         raise ValueError(
-            f"split.holdout_reynolds {listed(holdout)} must name some, not all, of the Reynolds numbers in the data "
+            f"split.holdout_reynolds {listed(holdout)} must name some, not all, of the values of {grouping} in the data "
             f"{listed(present)}" + (f"; not in the data: {listed(missing)}" if missing else "")
         )
-    held_out = samples["reynolds"].isin(holdout).to_numpy()
+    held_out = samples[grouping].isin(holdout).to_numpy()
     kept = np.flatnonzero(~held_out)
     parts = cut(kept[np.random.default_rng(seed).permutation(len(kept))], {"train": fractions["train"], "val": fractions["val"]})
     return label(len(samples), parts | {"test": np.flatnonzero(held_out)})
@@ -120,65 +124,63 @@ def settings_for(split_config: dict, strategy: str) -> dict:
     return {"strategy": strategy, **{key: split_config[key] for key in keys}}
 
 
-def assign(samples: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """Add a `split` column to a table of samples (columns sample, reynolds, time).
+def assign(samples: pd.DataFrame, settings: dict, grouping: str | None = None) -> pd.DataFrame:
+    """Add a `split` column to a table of samples (column sample, and the `grouping` column
+    and time where the samples have them).
 
-    `settings` is the config's `split` section: strategy, fractions, seed and, for the
-    strategies that use them, blocks, gap and holdout_reynolds.
+    `settings` is a system's `split` section: strategy, fractions, seed and, for the
+    strategies that use them, train_samples, blocks, gap and holdout_reynolds. `blocked`
+    and `holdout-re` need a grouping.
     """
     strategy, fractions, seed = settings["strategy"], settings["fractions"], settings["seed"]
     samples = samples.reset_index(drop=True)
-    if strategy == "random":
-        labels = random_split(len(samples), fractions, seed)
-    elif strategy == "blocked":
-        labels = blocked_split(samples, fractions, seed, settings["blocks"], settings["gap"])
-    elif strategy == "holdout-re":
-        labels = holdout_split(samples, fractions, seed, [float(r) for r in settings["holdout_reynolds"]])
-    else:
+    if strategy not in STRATEGY_KEYS:
         raise ValueError(f"split.strategy {strategy!r} is not supported; allowed: {', '.join(STRATEGY_KEYS)}")
+    if strategy != "random" and grouping is None:
+        raise ValueError(f"split.strategy {strategy} needs samples grouped by a coordinate (as the vortex street's by Re); "
+                         "these samples are independent: use random")
+    if strategy == "random":
+        labels = random_split(len(samples), fractions, seed, settings.get("train_samples"))
+    elif strategy == "blocked":
+        labels = blocked_split(samples, fractions, seed, settings["blocks"], settings["gap"], grouping)
+    else:
+        labels = holdout_split(samples, fractions, seed, [float(r) for r in settings["holdout_reynolds"]], grouping)
     return samples.assign(split=labels)
 
 
-def counts_per_reynolds(summary: dict) -> dict[str, dict[str, int]]:
-    """The summary's counts per Reynolds number in ascending Re (its JSON keeps them under
-    sorted string keys, which puts "1200" before "300")."""
-    return dict(sorted(summary["counts_per_reynolds"].items(), key=lambda item: float(item[0])))
+def counts_per_group(summary: dict) -> dict[str, dict[str, int]]:
+    """The summary's counts per group (per Reynolds number) in ascending order (its JSON
+    keeps them under sorted string keys, which puts "1200" before "300")."""
+    key = next(key for key in summary if key.startswith("counts_per_"))
+    return dict(sorted(summary[key].items(), key=lambda item: float(item[0])))
 
 
-def summarize(assignment: pd.DataFrame, settings: dict) -> dict:
-    """Counts per split and per Reynolds number per split (including dropped gap samples)."""
-    names = [*SPLITS, GAP]
-    per_re = assignment.groupby(["reynolds", "split"]).size().unstack(fill_value=0).reindex(columns=names, fill_value=0)
-    return {
+def summarize(assignment: pd.DataFrame, settings: dict, grouping: str | None = None) -> dict:
+    """Counts per split and, for grouped samples, per group per split.
+
+    Grouped samples count the gaps the blocked split drops; a split with `train_samples`
+    counts the training samples it leaves unused.
+    """
+    names = [*SPLITS, *([GAP] if grouping else []), *([UNUSED] if "train_samples" in settings else [])]
+    summary = {
         **settings,
         "n_samples": len(assignment),
         "counts": {name: int((assignment["split"] == name).sum()) for name in names},
-        "counts_per_reynolds": {f"{re:g}": {name: int(row[name]) for name in names} for re, row in per_re.iterrows()},
     }
+    if grouping:
+        per_group = assignment.groupby([grouping, "split"]).size().unstack(fill_value=0).reindex(columns=names, fill_value=0)
+        summary[f"counts_per_{grouping}"] = {f"{value:g}": {name: int(row[name]) for name in names} for value, row in per_group.iterrows()}
+    return summary
 
 
-def write_random_split(samples_path: str | os.PathLike, assignment_csv: str | os.PathLike, summary_json: str | os.PathLike, *,
-                       settings: dict) -> None:
-    """The split stage for independent samples (the Duffing oscillator's): a random split
-    of the store's samples, optionally with fewer training samples (`train_samples`)."""
-    samples = open_store(samples_path)["sample"].values
-    labels = random_split(len(samples), settings["fractions"], settings["seed"], settings.get("train_samples"))
-    assignment = pd.DataFrame({"sample": samples, "split": labels})
-    summary = {**settings, "strategy": "random", "n_samples": len(samples),
-               "counts": {name: int((labels == name).sum()) for name in (*SPLITS, UNUSED)}}
-    log.info("random split of %s (seed %d): %s", os.fspath(samples_path), settings["seed"], summary["counts"])
-    assignment.to_csv(assignment_csv, index=False)
-    with open(summary_json, "w") as handle:
-        json.dump(summary, handle, indent=2, sort_keys=True)
-
-
-def write_split(vorticity_path: str | os.PathLike, assignment_csv: str | os.PathLike, summary_json: str | os.PathLike, *, settings: dict) -> None:
-    """The `split` stage: read the sample coordinates (not the fields) and write the split."""
-    store = open_store(vorticity_path)
-    samples = pd.DataFrame({"sample": store["sample"].values, "reynolds": store["reynolds"].values, "time": store["time"].values})
-    assignment = assign(samples, settings)
-    summary = summarize(assignment, settings)
-    log.info("split %s (seed %d): %s", settings["strategy"], settings["seed"], summary["counts"])
+def write_split(store_path: str | os.PathLike, assignment_csv: str | os.PathLike, summary_json: str | os.PathLike, *, settings: dict) -> None:
+    """The `split` stage: read the store's declared samples and grouping (not the data) and write the split."""
+    store = open_store(store_path)
+    grouping = declaration(store).grouping
+    columns = ["sample", *([grouping] if grouping else []), *(["time"] if "time" in store.coords and store["time"].dims == ("sample",) else [])]
+    assignment = assign(pd.DataFrame({name: store[name].values for name in columns}), settings, grouping)
+    summary = summarize(assignment, settings, grouping)
+    log.info("split %s of %s (seed %d): %s", settings["strategy"], os.fspath(store_path), settings["seed"], summary["counts"])
     assignment.to_csv(assignment_csv, index=False)
     with open(summary_json, "w") as handle:
         json.dump(summary, handle, indent=2, sort_keys=True)

@@ -8,6 +8,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import xarray as xr
@@ -85,3 +86,27 @@ def open_store(path: str | os.PathLike) -> xr.Dataset:
         raise
     except Exception as error:  # zarr/xarray raise many kinds: JSON, KeyError, ValueError…
         raise StoreError(f"{os.fspath(path)}: cannot read the store ({type(error).__name__}: {error})") from error
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a store of samples declares to the shared stages (split, train, report).
+
+    `variable`: the data variable whose entries along `sample` are the model inputs;
+    `targets`: the coordinates along `sample` that models predict; `grouping`: a
+    coordinate along `sample` whose equal values mark correlated samples (the Reynolds
+    number of one simulation), or None where every sample is drawn independently.
+    """
+
+    variable: str
+    targets: tuple[str, ...]
+    grouping: str | None
+
+
+def declaration(store: xr.Dataset) -> Declaration:
+    """The declaration in a store's attrs (`targets`, optional `grouping`); the samples are its one data variable along `sample`."""
+    variables = [name for name, variable in store.data_vars.items() if variable.dims[:1] == ("sample",)]
+    if len(variables) != 1 or "targets" not in store.attrs:
+        raise StoreError(f"{store.encoding.get('source', 'the store')} declares no samples: it needs one data variable along `sample` "
+                         f"(found {variables}) and the attribute `targets`")
+    return Declaration(variables[0], tuple(store.attrs["targets"]), store.attrs.get("grouping"))

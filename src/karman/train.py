@@ -1,5 +1,5 @@
-"""The `train` stage: fit a model that predicts physical parameters from one sample —
-the Reynolds number from a vorticity snapshot, or (ω0, γ, ε) from a Duffing response.
+"""The `train` stage: fit a model that predicts the targets a store declares from one
+sample — the Reynolds number from a vorticity snapshot, or (ω0, γ, ε) from a Duffing response.
 
 Three kinds of model, chosen by a config entry's `type`:
 - `ridge`: scikit-learn RidgeCV on the flattened sample, saved as plain arrays (npz);
@@ -29,7 +29,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from karman.loader import SnapshotBatches, keras_fit_data
-from karman.stores import open_store
+from karman.stores import declaration, open_store
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSpro
 PREDICT_BATCH = 256
 
 
-def load_split(store_path: str | os.PathLike, assignment_csv: str | os.PathLike, variable: str = "vorticity") -> tuple[xr.DataArray, pd.DataFrame]:
+def load_split(store_path: str | os.PathLike, assignment_csv: str | os.PathLike, variable: str) -> tuple[xr.DataArray, pd.DataFrame]:
     """The lazy input variable of a store and the split table, checked against each other."""
     assignment = pd.read_csv(assignment_csv)
     field = open_store(store_path)[variable]
@@ -79,19 +79,32 @@ def regression_metrics(true: np.ndarray, predicted: np.ndarray) -> dict[str, flo
     }
 
 
-def evaluate(predictions: pd.DataFrame) -> dict:
-    """R², MAE, RMSE on val and test, overall and per Reynolds number (where R² is undefined)."""
-    metrics = {}
-    for split in ("val", "test"):
-        part = predictions[predictions["split"] == split]
-        if part.empty:
-            continue
-        metrics[split] = regression_metrics(part["true"].to_numpy(), part["predicted"].to_numpy())
-        metrics[split]["per_reynolds"] = {
-            f"{re:g}": regression_metrics(group["true"].to_numpy(), group["predicted"].to_numpy())
-            for re, group in part.groupby("true")
-        }
-    return metrics
+def evaluate(true: pd.DataFrame, predicted: pd.DataFrame, splits: np.ndarray, groups: pd.Series | None = None) -> dict:
+    """The metrics of one model's predictions of every sample.
+
+    One target (the Reynolds number): R², MAE, RMSE, bias on val and test, overall and per
+    group of `groups` (per Re, where R² is undefined). Several targets (ω0, γ, ε): the
+    same per split (train, val, test) and per target; train is included because the gap
+    between it and the held-out splits shows overfitting.
+    """
+    if true.shape[1] == 1:
+        name, metrics = true.columns[0], {}
+
+        def scores(selected: np.ndarray) -> dict:
+            return regression_metrics(true[name].to_numpy()[selected], predicted[name].to_numpy()[selected])
+
+        for split in ("val", "test"):
+            part = splits == split
+            if part.any():
+                metrics[split] = scores(part)
+                if groups is not None:
+                    metrics[split][f"per_{groups.name}"] = {f"{value:g}": scores(part & (groups.to_numpy() == value))
+                                                             for value in np.unique(groups[part])}
+        return metrics
+    return {
+        split: {name: regression_metrics(true[name].to_numpy()[splits == split], predicted[name].to_numpy()[splits == split]) for name in true}
+        for split in ("train", "val", "test") if (splits == split).any()
+    }
 
 
 # What a Keras backend needs to find an NVIDIA GPU, as karman installs it.
@@ -256,61 +269,41 @@ def fit_model(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.n
     return predicted, f"GPU ({', '.join(gpus)}), Keras backend {backend}" if gpus else f"CPU, Keras backend {backend}"
 
 
-def write_metrics(metrics: dict, model_dir: Path) -> None:
+def prediction_table(assignment: pd.DataFrame, true: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
+    """sample, split and, per target, the true and predicted value: columns `true` and
+    `predicted` for one target, `true_<target>` and `predicted_<target>` for several."""
+    if true.shape[1] == 1:
+        name = true.columns[0]
+        return assignment[["sample", "split"]].assign(true=true[name], predicted=predicted[name])
+    return assignment[["sample", "split"]].assign(**{f"true_{n}": true[n] for n in true}, **{f"predicted_{n}": predicted[n] for n in true})
+
+
+def train_model(samples_path: str | os.PathLike, assignment_csv: str | os.PathLike, model_dir: str | os.PathLike, *,
+                spec: dict, backend: str = "tensorflow", threads: int = 1, gpu: bool = False, shuffle_mb: float = 256) -> dict:
+    """The `train` stage: fit one model to the targets the store declares, write the model,
+    its history, predictions and metrics."""
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(samples_path)
+    declared = declaration(store)
+    field, assignment = load_split(samples_path, assignment_csv, variable=declared.variable)
+    names = list(declared.targets)
+    true = pd.DataFrame({name: store[name].values for name in names})
+    splits = assignment["split"].to_numpy()
+    log.info("training %s on %s samples of shape %s for %s", spec["type"], assignment["split"].value_counts().to_dict(),
+             dict(field.sizes), ", ".join(names))
+    targets = true.to_numpy(np.float64)
+    predicted, device = fit_model(spec, field, targets[:, 0] if len(names) == 1 else targets, splits, model_dir, backend=backend,
+                                  threads=threads, gpu=gpu, shuffle_mb=shuffle_mb, output_name=names[0] if len(names) == 1 else "targets")
+    predicted = pd.DataFrame(np.asarray(predicted).reshape(len(true), len(names)), columns=names)
+    prediction_table(assignment, true, predicted).to_csv(model_dir / "predictions.csv", index=False)
+    groups = assignment[declared.grouping] if declared.grouping else None
+    metrics = {"model": spec["type"], "spec": spec, "device": device, **({"targets": names} if len(names) > 1 else {}),
+               **evaluate(true, predicted, splits, groups)}
     with open(model_dir / "metrics.json", "w") as handle:
         json.dump(metrics, handle, indent=2, sort_keys=True)
-
-
-def train_model(vorticity_path: str | os.PathLike, assignment_csv: str | os.PathLike, model_dir: str | os.PathLike, *,
-                spec: dict, backend: str = "tensorflow", threads: int = 1, gpu: bool = False, shuffle_mb: float = 256) -> dict:
-    """The `train` stage: fit one model, write model, history, predictions and metrics."""
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    field, assignment = load_split(vorticity_path, assignment_csv)
-    log.info("training %s on %s samples of %d x %d cells", spec["type"], assignment["split"].value_counts().to_dict(), field.sizes["y"], field.sizes["x"])
-    predicted, device = fit_model(spec, field, assignment["reynolds"].to_numpy(np.float64), assignment["split"].to_numpy(), model_dir,
-                                  backend=backend, threads=threads, gpu=gpu, shuffle_mb=shuffle_mb, output_name="reynolds")
-    predictions = assignment[["sample", "split"]].assign(true=assignment["reynolds"], predicted=predicted)
-    predictions.to_csv(model_dir / "predictions.csv", index=False)
-    metrics = {"model": spec["type"], "spec": spec, "device": device, **evaluate(predictions)}
-    write_metrics(metrics, model_dir)
-    log.info("metrics: %s", {split: {k: metrics[split][k] for k in ("r2", "mae", "rmse")} for split in ("val", "test") if split in metrics})
-    return metrics
-
-
-def evaluate_targets(true: pd.DataFrame, predicted: pd.DataFrame, splits: np.ndarray) -> dict:
-    """Per split (train, val, test) and per target column: R², MAE, RMSE, bias, count.
-
-    Train is included: the gap between it and the held-out splits shows overfitting.
-    """
-    return {
-        split: {name: regression_metrics(true[name].to_numpy()[splits == split], predicted[name].to_numpy()[splits == split]) for name in true}
-        for split in ("train", "val", "test") if (splits == split).any()
-    }
-
-
-def train_target_model(samples_path: str | os.PathLike, assignment_csv: str | os.PathLike, model_dir: str | os.PathLike, *,
-                       spec: dict, backend: str = "tensorflow", threads: int = 1, gpu: bool = False, shuffle_mb: float = 256) -> dict:
-    """The `train` stage for stores of independent samples with several targets (the
-    Duffing oscillator's `response` with targets ω0, γ, ε, named in the store's attrs):
-    fit one model, write it with its history, predictions (true_* and predicted_* per
-    target) and metrics per target."""
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    field, assignment = load_split(samples_path, assignment_csv, variable="response")
-    names = list(open_store(samples_path).attrs["targets"])
-    true = pd.DataFrame({name: field[name].values for name in names})
-    splits = assignment["split"].to_numpy()
-    log.info("training %s on %s samples of shape %s for targets %s", spec["type"], assignment["split"].value_counts().to_dict(),
-             dict(field.sizes), ", ".join(names))
-    predicted, device = fit_model(spec, field, true.to_numpy(np.float64), splits, model_dir, backend=backend, threads=threads, gpu=gpu,
-                                  shuffle_mb=shuffle_mb, output_name="targets")
-    predicted = pd.DataFrame(np.asarray(predicted).reshape(len(true), len(names)), columns=names)
-    table = assignment[["sample", "split"]].assign(**{f"true_{n}": true[n] for n in names}, **{f"predicted_{n}": predicted[n] for n in names})
-    table.to_csv(model_dir / "predictions.csv", index=False)
-    metrics = {"model": spec["type"], "spec": spec, "device": device, "targets": names, **evaluate_targets(true, predicted, splits)}
-    write_metrics(metrics, model_dir)
-    log.info("test R² per target: %s", {name: metrics.get("test", {}).get(name, {}).get("r2") for name in names})
+    test = metrics.get("test", {})
+    log.info("test R²: %s", test.get("r2") if len(names) == 1 else {name: test.get(name, {}).get("r2") for name in names})
     return metrics
 
 

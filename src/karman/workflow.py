@@ -11,7 +11,11 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Files other than Python source that a module reads and whose change alters its output.
-MODULE_DATA = {"karman.report": ("templates/report.html.j2", "templates/duffing.html.j2")}
+MODULE_DATA = {
+    "karman.report": ("templates/report.html.j2",),
+    "karman.vortex.report": ("vortex/section.html.j2",),
+    "karman.duffing.report": ("duffing/section.html.j2",),
+}
 
 
 def setup_logging(log_path: str) -> None:
@@ -35,16 +39,16 @@ def canonical(value) -> str:
 
 
 def module_path(module: str) -> Path:
-    """Source file of a `karman.*` module name."""
-    relative = module.removeprefix("karman").lstrip(".").replace(".", "/") or "__init__"
-    return PACKAGE_DIR / f"{relative}.py"
+    """Source file of a `karman.*` module or package name."""
+    relative = PACKAGE_DIR.joinpath(*module.split(".")[1:])
+    return relative / "__init__.py" if relative.is_dir() else relative.with_suffix(".py")
 
 
 def karman_imports(module: str) -> set[str]:
-    """The `karman.*` modules that `module` imports directly."""
-    tree = ast.parse(module_path(module).read_text())
-    found = set()
-    for node in ast.walk(tree):
+    """The `karman.*` modules that importing `module` runs: the packages above it and what it imports."""
+    parts = module.split(".")
+    found = {".".join(parts[:i]) for i in range(1, len(parts))}
+    for node in ast.walk(ast.parse(module_path(module).read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "karman":
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names if module_path(f"{node.module}.{alias.name}").exists())
@@ -53,11 +57,24 @@ def karman_imports(module: str) -> set[str]:
     return found
 
 
+def behaviour(source: str) -> str:
+    """The source's syntax tree without docstrings: comments, docstrings and formatting
+    cannot change what the code does, so they do not change this text."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
+
+
 def code_digest(*modules: str) -> str:
-    """SHA-256 over the source of `modules` and every karman module they import, in turn.
+    """SHA-256 over the behaviour (`behaviour`) of `modules` and of every karman module
+    that importing them runs, in turn, and over the data files they read (MODULE_DATA).
 
     Passed as a rule param, it makes Snakemake rerun a rule when the library code it
-    runs changes (Snakemake itself only watches the rule's own script).
+    runs changes in what it does (Snakemake itself only watches the rule's own script).
     """
     seen: set[str] = set()
     pending = list(modules)
@@ -69,7 +86,7 @@ def code_digest(*modules: str) -> str:
         pending.extend(karman_imports(module) - seen)
     digest = hashlib.sha256()
     for module in sorted(seen):
-        digest.update(module.encode() + b"\0" + module_path(module).read_bytes())
+        digest.update(module.encode() + b"\0" + behaviour(module_path(module).read_text()).encode())
         for data in MODULE_DATA.get(module, ()):
             digest.update(data.encode() + b"\0" + (PACKAGE_DIR / data).read_bytes())
     return digest.hexdigest()

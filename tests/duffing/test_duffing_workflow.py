@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from conftest import TINY_CONFIG, planned, write_config
-from karman.duffing import TARGETS
+from karman.duffing.oscillator import TARGETS
 from karman.stores import open_store
 from test_report import Tables, row
 
@@ -70,5 +70,5 @@ def test_duffing_alone_runs_no_vortex_street_job(tmp_path):
     jobs = planned(tmp_path)
     assert jobs["simulate_duffing"] == 2 and jobs["render_report"] == 1
     assert not {"simulate_flow", "compute_vorticity", "make_split", "train_network", "validate_flow_solver"} & set(jobs)
-    write_config(tmp_path, TINY_CONFIG | {"systems": ["karman"]})
+    write_config(tmp_path, TINY_CONFIG | {"systems": ["vortex"]})
     assert not {name for name in planned(tmp_path) if "duffing" in name}

@@ -58,7 +58,7 @@ import xarray as xr
 
 from karman import __version__
 from karman.check import check_store
-from karman.flow import flow_dataset, inside_cylinder, strouhal_number
+from karman.vortex.store import FLOW, flow_dataset, inside_cylinder, strouhal_number
 from karman.stores import quiet_zarr_warnings, write_store
 
 log = logging.getLogger(__name__)
@@ -436,5 +436,5 @@ def write_downloaded_flow(output: str | os.PathLike, *, reynolds: float, url: st
     interval = float(dataset.time[1] - dataset.time[0]) if dataset.sizes["time"] > 1 else math.nan
     log.info("Re=%g: %d frames %.4g D/U apart on a %d x %d grid; St = %.3f",
              reynolds, dataset.sizes["time"], interval, dataset.sizes["y"], dataset.sizes["x"], dataset.attrs["strouhal"])
-    write_store(dataset, output, chunks={"time": 32}, check=lambda path, name: check_store(path, "flow", name))
+    write_store(dataset, output, chunks={"time": 32}, check=lambda path, name: check_store(path, FLOW, name))
     log.info("wrote %s", output)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from karman.stores import open_store
 
+
 STROUHAL_BAND = 0.15
 STROUHAL_FIT_RANGE = (47.0, 1500.0)  # onset of shedding .. a little beyond the fitted data
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from karman.fields import build_vorticity_dataset, crop_and_downsample, vorticity, vorticity_samples, write_vorticity
+from karman.vortex.fields import build_vorticity_dataset, crop_and_downsample, vorticity, vorticity_samples, write_vorticity
 from karman.stores import open_store, write_store
 
 

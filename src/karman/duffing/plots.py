@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karman.duffing import TARGET_LABELS, TARGETS
+from karman.duffing.oscillator import TARGET_LABELS, TARGETS
 from karman.plots import figure_png, learning_curves, placeholder, plt, read_model_outputs, write_figures
 from karman.stores import open_store
 

@@ -19,8 +19,9 @@ import xarray as xr
 
 from karman import __version__
 from karman.check import check_store, unreadable_chunks
-from karman.flow import flow_parameters
 from karman.stores import StoreError, open_store, write_store
+from karman.vortex.parameters import flow_parameters
+from karman.vortex.store import FLOW, VORTICITY
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def build_vorticity_dataset(flow_paths: Sequence[str | os.PathLike], crop: dict,
     Each flow store is checked against the flow contract first.
     """
     for path in flow_paths:
-        check_store(path, "flow")
+        check_store(path, FLOW)
     flows = [open_store(path) for path in flow_paths]
     samples = xr.concat([vorticity_samples(flow, crop, downsample, operator) for flow in flows], dim="sample")
     samples = samples.assign_coords(sample=np.arange(samples.sizes["sample"]))
@@ -119,6 +120,10 @@ def build_vorticity_dataset(flow_paths: Sequence[str | os.PathLike], crop: dict,
         downsample=dict(downsample),
         sources=[os.fspath(path) for path in flow_paths],
         karman_version=__version__,
+        # What the shared stages read (karman.stores.declaration): models predict Re, and the
+        # snapshots of one Re are correlated (one simulation), so splits keep them together.
+        targets=["reynolds"],
+        grouping="reynolds",
     )
 
 
@@ -147,7 +152,7 @@ def write_vorticity(flow_paths: Sequence[str | os.PathLike], output: str | os.Pa
              operator, dataset.sizes["sample"], dataset.sizes["y"], dataset.sizes["x"], len(flow_paths), sample_chunk)
     try:
         with dask_scheduler(threads):
-            write_store(dataset, output, chunks={"sample": sample_chunk}, check=lambda path, name: check_store(path, "vorticity", name))
+            write_store(dataset, output, chunks={"sample": sample_chunk}, check=lambda path, name: check_store(path, VORTICITY, name))
     except Exception as error:
         # Name the damaged input chunk, if that is what failed, instead of a bare decoder error.
         damaged = [f"{path}: {problem}" for path in flow_paths for problem in unreadable_chunks(path)]

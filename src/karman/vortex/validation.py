@@ -1,6 +1,6 @@
 """The flow solver against published values: is the vortex street physics or artefact?
 
-Three cases, each a karman.flow run whose measured quantities must land in a reference
+Three cases, each a karman.vortex.simulation run whose measured quantities must land in a reference
 interval from the literature:
 
 - ``unconfined-re100`` and ``unconfined-re200``: a cylinder in a wide channel whose walls
@@ -37,7 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from karman.flow import FlowParameters, run, strouhal_number
+from karman.vortex.parameters import FlowParameters
+from karman.vortex.simulation import run
+from karman.vortex.store import strouhal_number
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,10 @@ import sys
 import numpy as np
 import pytest
 
-from karman.flow import (HOLD_DENSITY_EVERY, CylinderFlow, FlowParameters, Samples, SimulationDiverged, gpu_unavailable, run, run_batch,
-                         save_checkpoint, simulate, strouhal_number)
+from karman.vortex.lattice import HOLD_DENSITY_EVERY, CylinderFlow, SimulationDiverged, gpu_unavailable
+from karman.vortex.parameters import FlowParameters
+from karman.vortex.simulation import Samples, run, run_batch, save_checkpoint, simulate
+from karman.vortex.store import strouhal_number
 from karman.stores import open_store, write_store
 
 

@@ -20,12 +20,13 @@ import pytest
 import xarray as xr
 
 from karman.check import violations
-from karman.download import (
+from karman.vortex.store import FLOW
+from karman.vortex.download import (
     ArrayUnpickler, DownloadError, download, expected_grid, load_pickled_array, read_fields, write_downloaded_flow,
 )
 from karman.stores import open_store, quiet_zarr_warnings
 
-from conftest import TINY_CONFIG, snakemake, write_config
+from conftest import TINY_CONFIG, edit, library_copy, planned, snakemake, write_config
 
 # A small grid in the course's layout: 24 x 12 cells, 2 cells per diameter, cylinder centre 3 D
 # from the first column and row; velocities in "lattice units" with U = 0.05.
@@ -87,7 +88,7 @@ def test_course_file_round_trip(server, tmp_path):
     url, sha256, u, v = serve_course_file(*server)
     output = tmp_path / "results/flow/re300.zarr"
     write_downloaded_flow(output, reynolds=300, url=url, sha256=sha256, settings=SETTINGS)
-    assert violations(output, "flow", deep=True) == []
+    assert violations(output, FLOW, deep=True) == []
     flow = open_store(output)
     assert flow["u"].dims == ("time", "y", "x") and flow["u"].dtype == np.float32
     assert flow.sizes == {"time": 200, "y": NY, "x": NX}
@@ -206,7 +207,7 @@ def test_other_formats(server, tmp_path, fmt):
         write_xarray(path, u, v, kind="zarr")
     output = tmp_path / "results/flow/re600.zarr"
     write_downloaded_flow(output, reynolds=600, url=f"{base}/{path.name}", sha256=sha256_of(path), settings=settings)
-    assert violations(output, "flow", deep=True) == []
+    assert violations(output, FLOW, deep=True) == []
     flow = open_store(output)
     cylinder = flow["cylinder"].values
     np.testing.assert_allclose(flow["u"].values[:, ~cylinder], (u / 0.05)[:, ~cylinder], rtol=1e-6)
@@ -301,7 +302,7 @@ def test_wrong_grid_of_named_variables_names_url_and_expected_shape(server, tmp_
 
 
 def test_course_defaults_describe_the_course_grid():
-    from karman.download import DEFAULTS, grid_coordinates
+    from karman.vortex.download import DEFAULTS, grid_coordinates
 
     assert expected_grid(DEFAULTS) == (64, 128)
     x, y = grid_coordinates(DEFAULTS)
@@ -310,7 +311,7 @@ def test_course_defaults_describe_the_course_grid():
 
 def download_config(files: dict, reynolds: list[int]) -> dict:
     return TINY_CONFIG | {
-        "systems": ["karman"],
+        "systems": ["vortex"],
         "reynolds": reynolds,
         "flow": {"source": "download", "download": {**SETTINGS, "files": files}},
     }
@@ -333,8 +334,13 @@ def test_workflow_downloads_flows(server, tmp_path):
     for row, re in zip(summary["flows"], reynolds):
         assert row["source"] == "download" and row["snapshots"] == 40 and row["grid"] == [NY, NX]
         assert row["url"] == files[re]["url"] and row["sha256"] == files[re]["sha256"]
-        assert violations(workdir / f"results/flow/re{re}.zarr", "flow") == []
+        assert violations(workdir / f"results/flow/re{re}.zarr", FLOW) == []
     assert (workdir / "logs/download_flow/re300.log").read_text().count("downloaded") >= 1
+
+    # The solver is not what a download runs: changing it downloads nothing again.
+    package, env = library_copy(tmp_path)
+    edit(package / "vortex/lattice.py", "HOLD_DENSITY_EVERY = 200", "HOLD_DENSITY_EVERY = 100")
+    assert planned(workdir, "results/flow/summary.json", env=env) == {}
 
     # A wrong checksum: the jobs fail naming the URL, and no flow store appears.
     bad = tmp_path / "bad"

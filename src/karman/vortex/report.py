@@ -1,0 +1,82 @@
+"""The vortex street's section of the report: data, physics checks, models, split comparison."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from karman.report import data_uri, read_metrics
+from karman.split import counts_per_group
+from karman.vortex.validation import QUANTITY_LABELS, deviation
+
+FIGURES = ("gallery", "class_balance", "embedding", "strouhal", "predicted_vs_true", "learning_curves")
+METRIC_KEYS = ("r2", "mae", "rmse")
+
+
+def model_rows(metrics: dict[str, dict | None]) -> list[dict]:
+    """One row per model: R², MAE, RMSE on val and test (None where missing), and a status."""
+    rows = []
+    for name, model in metrics.items():
+        row = {"name": name, "type": (model or {}).get("model", "?"), "device": (model or {}).get("device"),
+               "status": "ok" if model else "no results (the model failed or was not run)"}
+        for split in ("val", "test"):
+            for key in METRIC_KEYS:
+                row[f"{split}_{key}"] = (model or {}).get(split, {}).get(key)
+        rows.append(row)
+    return rows
+
+
+def per_reynolds_rows(metrics: dict[str, dict | None]) -> tuple[list[str], list[dict]]:
+    """Test MAE per Reynolds number (columns) for each model (rows)."""
+    reynolds = sorted({re for model in metrics.values() if model for re in model.get("test", {}).get("per_reynolds", {})}, key=float)
+    rows = []
+    for name, model in metrics.items():
+        per_re = (model or {}).get("test", {}).get("per_reynolds", {})
+        rows.append({"name": name, "mae": [per_re.get(re, {}).get("mae") for re in reynolds],
+                     "bias": [per_re.get(re, {}).get("bias") for re in reynolds]})
+    return reynolds, rows
+
+
+def split_comparison(comparison_dirs: dict[str, dict[str, str | os.PathLike]]) -> list[dict]:
+    """Test R² and MAE of each model under each compared split strategy, one row per strategy.
+
+    R² is undefined (None) when the test split holds a single Reynolds number, as with
+    one held-out Re; the MAE still says how far off the predictions are.
+    """
+    rows = []
+    for strategy, models in comparison_dirs.items():
+        tests = {name: (m or {}).get("test", {}) for name, m in read_metrics(models).items()}
+        rows.append({"strategy": strategy, "models": {name: {"r2": t.get("r2"), "mae": t.get("mae")} for name, t in tests.items()}})
+    return rows
+
+
+def validation_rows(validation: str | os.PathLike | None) -> list[dict] | None:
+    """Rows of the solver validation table with their deviation; None when it was not run."""
+    if validation is None:
+        return None
+    return [{**row, "deviation": deviation(row), "label": QUANTITY_LABELS.get(row["quantity"], row["quantity"])}
+            for row in json.loads(Path(validation).read_text())["cases"]]
+
+
+
+def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.PathLike, flow_summary: str | os.PathLike,
+            model_dirs: dict[str, str | os.PathLike], validation: str | os.PathLike | None = None,
+            comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None) -> dict:
+    """What the vortex street's section shows, from the small outputs of its stages."""
+    metrics = read_metrics(model_dirs)
+    reynolds, per_re = per_reynolds_rows(metrics)
+    flows = json.loads(Path(flow_summary).read_text())["flows"]
+    summary = json.loads(Path(split_summary).read_text())
+    return {
+        "title": "the Reynolds number from one snapshot of the von Kármán vortex street",
+        "nav": [("data", "Data"), ("physics", "Physics checks"), ("models", "Models")],
+        "figures": {name: data_uri(path) for name, path in figures.items()},
+        "summary": summary | {"counts_per_reynolds": counts_per_group(summary)},
+        "flows": flows,
+        "validation": validation_rows(validation),
+        "models": model_rows(metrics),
+        "per_reynolds": {"reynolds": reynolds, "rows": per_re},
+        "comparison": split_comparison(comparison_dirs or {}),
+        "downloads": [flow for flow in flows if flow.get("sha256")],
+    }
