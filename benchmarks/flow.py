@@ -4,6 +4,7 @@ GPU against the memory-bandwidth bound, and its grid convergence on the validati
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +136,8 @@ def bench_flow_gpu_mlups(scratch: Path, repeats: int) -> None:
 
 def bench_flow_validation(scratch: Path, repeats: int) -> None:
     """Grid convergence of the validation cases: St and c_D at three resolutions, against the literature."""
-    from karman.vortex.validation import CASES, deviation, validate
+    from karman.vortex.physics import deviation
+    from karman.vortex.validation import CASES, validate
 
     configure_threads(len(os.sched_getaffinity(0)))
     for name, case in CASES.items():
@@ -145,3 +147,38 @@ def bench_flow_validation(scratch: Path, repeats: int) -> None:
                 print(f"flow-validation {name} D={row['diameter_cells']:g} {row['quantity']}: {row['value'] / (0.5 * (row['low'] + row['high'])):.3f}x "
                       f"karman over reference ({row['value']:.4f} vs [{row['low']:.4f}, {row['high']:.4f}], {deviation(row):+.1%}, "
                       f"{'inside' if row['passed'] else 'outside'} the interval; grid {row['grid']}, {row['seconds']:.0f} s; {row['source']})")
+
+
+# The set-up config/sweep.yaml runs, and the variations the convergence study compares it with.
+SWEEP_SETUP = dict(diameter_cells=20, domain_length=46, domain_height=20, cylinder_x=16, mach=0.1, spinup_time=40, sample_time=40,
+                   sample_interval=0.2)
+SWEEP_VARIANTS = {
+    "sweep set-up": {},
+    "coarser (D = 16 cells)": {"diameter_cells": 16},
+    "finer (D = 25.6 cells)": {"diameter_cells": 25.6},
+    "inlet 8 D upstream": {"cylinder_x": 8, "domain_length": 38},
+    "lower Mach (0.05)": {"mach": 0.05},
+    "the course's domain (3 D inlet, 20 x 10 D)": {"cylinder_x": 3, "domain_length": 20, "domain_height": 10},
+}
+
+
+def bench_flow_sweep_convergence(scratch: Path, repeats: int) -> None:
+    """St and mean c_D of config/sweep.yaml's set-up against its variations (resolution, inlet
+    distance, Mach number, the course's domain) at the ends and middle of the sweep, against the
+    2D references of karman.vortex.physics."""
+    from karman.vortex.physics import drag_reference, strouhal_reference
+    from karman.vortex.simulation import run
+    from karman.vortex.store import strouhal_number
+
+    configure_threads(len(os.sched_getaffinity(0)))
+    for reynolds in (100, 1000, 1200):
+        for variant, change in SWEEP_VARIANTS.items():
+            params = FlowParameters(reynolds=reynolds, **(SWEEP_SETUP | change))
+            started = time.perf_counter()
+            sim, samples = run(params, fields=False)
+            seconds = time.perf_counter() - started
+            strouhal = strouhal_number(samples.lift, samples.times(params))
+            drag = float(samples.drag.mean())
+            print(f"flow-sweep-convergence Re={reynolds} {variant}: St {strouhal:.4f} ({strouhal / strouhal_reference(reynolds) - 1:+.1%} "
+                  f"against the 2D fit), mean c_D {drag:.3f} ({drag / drag_reference(reynolds) - 1:+.1%}); grid {params.nx}x{params.ny}, "
+                  f"{params.spinup_steps + params.n_samples * params.sample_every} steps, {seconds:.0f} s", flush=True)

@@ -29,6 +29,7 @@ BENCHMARKS = {
     "flow-mlups": flow.bench_flow_mlups,
     "flow-gpu-mlups": flow.bench_flow_gpu_mlups,
     "flow-validation": flow.bench_flow_validation,
+    "flow-sweep-convergence": flow.bench_flow_sweep_convergence,
     "train-streaming": train.bench_train_streaming,
     "learning-splits": train.bench_learning_splits,
     "duffing-throughput": duffing.bench_duffing_throughput,

@@ -1,15 +1,18 @@
 # Helpers of the rules: canonical params, code digests and model outputs for every system, then
 # each system's targets and input functions, then the report's. The rules themselves are in
 # rules/vortex.smk, rules/duffing.smk and rules/report.smk.
+import re
+
 from karman.duffing.config import check_duffing
 from karman.split import settings_for
 from karman.vortex.config import check_vortex
+from karman.vortex.sweep import store_name
 from karman.workflow import canonical, code_digest
 
 
 def name_pattern(names):
     """A wildcard constraint that matches exactly these names (or nothing)."""
-    return "|".join(names) if names else "(?!)"
+    return "|".join(re.escape(name) for name in names) if names else "(?!)"
 
 
 def model_files(name, models, root):
@@ -26,9 +29,8 @@ SYSTEMS = config["systems"]
 # The vortex street (rules/vortex.smk): its config checked, its targets and input functions.
 
 
-check_vortex(config)
-
-REYNOLDS = sorted(config["reynolds"])
+# The sweep's Reynolds numbers by the name of their flow store (re00300 -> 300.0).
+REYNOLDS = {store_name(reynolds).removeprefix("re"): reynolds for reynolds in check_vortex(config)}
 # What a simulation depends on: every flow setting but whether to validate the solver.
 SIMULATION_SETTINGS = {key: value for key, value in config["flow"].items() if key != "validate"}
 # The solver validation runs with the simulator, unless switched off (flow.validate).
@@ -43,24 +45,24 @@ COMPARED_SPLITS = config["split"]["compare"]
 # flow.source: download — files by Reynolds number (YAML may give the keys as numbers), and
 # the settings shared by all of them (format, geometry, scales).
 DOWNLOADS = config["flow"].get("download", {})
-DOWNLOAD_FILES = {str(reynolds): entry for reynolds, entry in DOWNLOADS.get("files", {}).items()}
+DOWNLOAD_FILES = {float(reynolds): entry for reynolds, entry in DOWNLOADS.get("files", {}).items()}
 DOWNLOAD_SETTINGS = {key: value for key, value in DOWNLOADS.items() if key != "files"}
 
 
 def flow_stores(wildcards=None):
-    return expand("results/flow/re{re}.zarr", re=REYNOLDS)
+    return expand("results/flow/re{re}.zarr", re=sorted(REYNOLDS))
 
 
 def reynolds_number(wildcards):
-    return int(wildcards.re)
+    return REYNOLDS[wildcards.re]
 
 
 def download_url(wildcards):
-    return DOWNLOAD_FILES[wildcards.re]["url"]
+    return DOWNLOAD_FILES[REYNOLDS[wildcards.re]]["url"]
 
 
 def download_sha256(wildcards):
-    return DOWNLOAD_FILES[wildcards.re]["sha256"]
+    return DOWNLOAD_FILES[REYNOLDS[wildcards.re]]["sha256"]
 
 
 def model_spec(wildcards):
@@ -99,7 +101,7 @@ def vortex_report_inputs(wildcards=None):
     """What the vortex street's section of the report reads, by name."""
     return {
         "vortex_gallery": "results/fields/gallery.png",
-        **{f"vortex_{name}": f"results/report/figures/{name}.png" for name in ("class_balance", "embedding", "strouhal", "predicted_vs_true", "learning_curves")},
+        **{f"vortex_{name}": f"results/report/figures/{name}.png" for name in ("class_balance", "embedding", "physics", "predicted_vs_true", "error_by_reynolds", "learning_curves")},
         "vortex_split_summary": "results/split/summary.json",
         "vortex_flow_summary": "results/flow/summary.json",
         "vortex_validation": FLOW_VALIDATION,
@@ -113,7 +115,7 @@ def vortex_benchmarks(wildcards=None):
     (simulate_flow has none: it is a cached rule, and its log gives its time)."""
     files = [getattr(rules, name).benchmark for name in ("summarise_flow", "compute_vorticity", "plot_vorticity_gallery", "make_split",
                                                 "embed_training_snapshots", "plot_report_figures")]
-    files += expand(rules.download_flow.benchmark, re=REYNOLDS) if config["flow"]["source"] == "download" else []
+    files += expand(rules.download_flow.benchmark, re=sorted(REYNOLDS)) if config["flow"]["source"] == "download" else []
     files += [rules.validate_flow_solver.benchmark] if FLOW_VALIDATION else []
     files += expand(rules.train_baseline.benchmark, model=BASELINE_MODELS) + expand(rules.train_network.benchmark, model=NETWORK_MODELS)
     files += expand(rules.make_comparison_split.benchmark, strategy=COMPARED_SPLITS)

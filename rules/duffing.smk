@@ -3,6 +3,7 @@
 # (karman.split, karman.train), which read what the sample stores declare.
 
 
+# results/duffing/curves.zarr and results/duffing/images.zarr: the two kinds of samples.
 rule simulate_duffing:
     output:
         directory("results/duffing/{kind}.zarr"),

@@ -21,7 +21,7 @@ if config["flow"]["source"] == "simulate":
             flow=canonical(SIMULATION_SETTINGS),
             code=code_digest("karman.vortex.simulation"),
         wildcard_constraints:
-            re=r"\d+",
+            re=name_pattern(REYNOLDS),
         threads: 1
         resources:
             mem_mb=2000,
@@ -52,7 +52,7 @@ elif config["flow"]["source"] == "download":
             settings=canonical(DOWNLOAD_SETTINGS),
             code=code_digest("karman.vortex.download"),
         wildcard_constraints:
-            re=r"\d+",
+            re=name_pattern(REYNOLDS),
         threads: 1
         resources:
             mem_mb=4000,
@@ -138,7 +138,7 @@ rule plot_vorticity_gallery:
     benchmark:
         "logs/benchmarks/plot_vorticity_gallery.tsv"
     params:
-        code=code_digest("karman.vortex.plots"),
+        code=code_digest("karman.vortex.gallery"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -320,8 +320,9 @@ rule plot_report_figures:
     output:
         class_balance=report("results/report/figures/class_balance.png", caption="../report/class_balance.rst", category="Data"),
         embedding=report("results/report/figures/embedding.png", caption="../report/embedding.rst", category="Data"),
-        strouhal=report("results/report/figures/strouhal.png", caption="../report/strouhal.rst", category="Physics checks"),
+        physics=report("results/report/figures/physics.png", caption="../report/physics.rst", category="Physics checks"),
         predicted_vs_true=report("results/report/figures/predicted_vs_true.png", caption="../report/predicted_vs_true.rst", category="Models"),
+        error_by_reynolds=report("results/report/figures/error_by_reynolds.png", caption="../report/error_by_reynolds.rst", category="Models"),
         learning_curves=report("results/report/figures/learning_curves.png", caption="../report/learning_curves.rst", category="Models"),
     log:
         "logs/plot_report_figures.log",
@@ -329,7 +330,7 @@ rule plot_report_figures:
         "logs/benchmarks/plot_report_figures.tsv"
     params:
         model_dirs=model_dirs,
-        code=code_digest("karman.plots"),
+        code=code_digest("karman.vortex.plots"),
     threads: 1
     resources:
         mem_mb=2000,

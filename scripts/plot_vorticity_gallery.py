@@ -1,4 +1,4 @@
-from karman.vortex.plots import write_vorticity_gallery
+from karman.vortex.gallery import write_vorticity_gallery
 from karman.workflow import setup_logging
 
 setup_logging(snakemake.log[0])

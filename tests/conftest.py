@@ -33,12 +33,12 @@ TINY_DUFFING = {
 TINY_CONFIG = {
     "systems": ["vortex", "duffing"],
     "duffing": TINY_DUFFING,
-    "reynolds": [150, 300, 450],
+    "reynolds": {"from": 150, "to": 450, "count": 3},  # a tiny sweep: 150, 300, 450
     "flow": {"diameter_cells": 6, "domain_length": 12, "domain_height": 6, "cylinder_x": 3,
              "spinup_time": 12, "sample_time": 6, "sample_interval": 0.5, "validate": False},
     "fields": {"crop": {"x": [-0.5, 4.5], "y": [-2, 2]}, "downsample": {"factor": 2, "method": "mean"}, "sample_chunk": 5},
     "split": {"strategy": "blocked", "blocks": 4, "gap": 1, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 1,
-              "compare": ["random", "holdout-re"], "holdout_reynolds": [300]},
+              "compare": ["random", "holdout-re"], "holdout_every": 1, "val": "blocked"},  # holdout-re: the interior Re 300
     "models": {
         "ridge": {"type": "ridge"},
         "mlp": {"type": "mlp", "hidden_units": [8], **KERAS_TINY},

@@ -72,7 +72,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm, tmp_path):
     assert "JobState=COMPLETED" in states
     # the same results as on the laptop
     snakemake(local, "--cores", "2")
-    for path in ("results/flow/re150.zarr", "results/flow/re300.zarr"):
+    for path in ("results/flow/re00150.zarr", "results/flow/re00300.zarr"):
         a, b = open_store(on_cluster / path), open_store(local / path)
         np.testing.assert_array_equal(a["u"].values, b["u"].values)
     np.testing.assert_array_equal(open_store(on_cluster / "results/fields/vorticity.zarr")["vorticity"].values,

@@ -49,8 +49,9 @@ def test_schema_fills_defaults_down_to_each_model():
 
 
 @pytest.mark.parametrize("config, key", [
-    ({"reynolds": [300]}, "reynolds"),
     ({"reynolds": [300, "fast"]}, "reynolds"),
+    ({"reynolds": {"from": 100, "to": 200}}, "count"),
+    ({"reynolds": {"from": 100, "to": 200, "count": 3, "spacing": "cubic"}}, "cubic"),
     ({"flow": {"mach": 0.5}}, "mach"),
     ({"flow": {"collision": "bgk"}}, "collision"),
     ({"flow": {"cylinder_boundary": "staircase"}}, "cylinder_boundary"),
@@ -70,15 +71,30 @@ def test_bad_values_are_rejected_naming_the_key(config, key):
     ({"fields": {"crop": {"x": [30, 40], "y": [-1, 1]}}}, r"fields\.crop\.x .* outside the simulated domain"),
     ({"flow": {"cylinder_y": 2}, "fields": {"crop": {"x": [0, 4], "y": [-4, -3]}}},
      r"fields\.crop\.y \[-4, -3\] lies outside the simulated domain \(-2 to 8 diameters"),  # the cylinder 2 D above the wall
-    ({"split": {"strategy": "holdout-re", "holdout_reynolds": [950]}}, r"split\.holdout_reynolds \[950\] must name some, not all, of reynolds"),
-    ({"split": {"strategy": "holdout-re"}}, r"split\.holdout_reynolds \[\] must name some"),
+    ({"split": {"strategy": "holdout-re", "holdout_reynolds": [950]}},
+     r"split\.holdout_reynolds, .* hold out \[950\] of the values of reynolds \[300, 600, 900, 1200\], of which \[950\] are not in the data"),
+    ({"split": {"strategy": "holdout-re"}}, r"hold out \[\] .*holdout-re needs at least one held out"),
     ({"reynolds": [300, 600], "split": {"strategy": "holdout-re", "holdout_reynolds": [300, 600]}}, r"split\.holdout_reynolds"),
+    ({"reynolds": [100, 200, 300], "split": {"strategy": "holdout-re", "holdout_bottom": 2}}, r"at least two left to train on \(left: \[300\]\)"),
+    ({"reynolds": [300]}, r"reynolds: a sweep needs at least two different Reynolds numbers"),
+    ({"reynolds": {"from": 100, "to": 1200, "count": 1}}, r"reynolds: a range needs from < to and a count of at least 2"),
+    ({"reynolds": {"from": 1200, "to": 100, "count": 4}}, r"reynolds: a range needs from < to"),
+    ({"reynolds": [30, 300]}, r"reynolds: Re 30 is below the onset of vortex shedding; every Reynolds number must be at least 50"),
+    ({"reynolds": [300, 2400], "flow": {"collision": "srt"}},
+     r"flow\.collision srt cannot hold Re 2400 at flow\.mach 0\.1 and flow\.diameter_cells 12\.8: .* Raise flow\.diameter_cells to at least 24\.9"),
     ({"models": {"deep": {"type": "cnn", "filters": [4, 4, 4, 4, 4, 4, 4]}}}, r"models\.deep\.filters has 7 convolution blocks.*64 x 64 cells: use at most 6"),
     ({"fields": {"downsample": {"factor": 16}}, "models": {"c": {"type": "cnn", "filters": [8, 8, 8]}}}, r"models\.c\.filters has 3 .* 4 x 4 cells"),
 ])
 def test_inconsistent_values_are_rejected_naming_the_key(change, message):
     with pytest.raises(ConfigError, match=message):
         check_config(validated(change))
+
+
+def test_a_sweep_with_interior_reynolds_numbers_held_out_is_valid():
+    config = validated({"reynolds": {"from": 100, "to": 600, "count": 6}, "split": {"compare": ["holdout-re"], "holdout_reynolds": [],
+                                                                                     "holdout_every": 2, "val": "blocked"}})
+    check_config(config)
+    assert config["reynolds"] == {"from": 100, "to": 600, "count": 6}
 
 
 def test_snakemake_stops_before_any_job_and_names_the_key(tmp_path):

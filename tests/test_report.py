@@ -1,12 +1,13 @@
 """The report renders what is there: sections, metrics as in metrics.json, missing values as missing."""
 
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from karman.vortex.physics import strouhal_check, strouhal_reference
+from karman.vortex.physics import drag_check, drag_reference, strouhal_check, strouhal_reference
 from karman.duffing.report import FIGURES as DUFFING_FIGURES
 from karman.duffing.report import section as duffing_section
 from karman.report import render_report
@@ -111,8 +112,8 @@ def render(root: Path, vortex: dict | None = None, duffing: dict | None = None) 
 
 
 def test_a_model_without_results_and_a_missing_physics_value_are_shown_as_such(tmp_path):
-    flows = [{"reynolds": 300.0, "source": "simulate", "snapshots": 10, "strouhal": strouhal_check(300.0, None), "drag_coefficient": None},
-             {"reynolds": 600.0, "source": "simulate", "snapshots": 10, "strouhal": strouhal_check(600.0, 0.5), "drag_coefficient": None}]
+    flows = [{"reynolds": 300.0, "source": "simulate", "snapshots": 10, "strouhal": strouhal_check(300.0, None), "drag_coefficient": drag_check(300.0, None)},
+             {"reynolds": 600.0, "source": "simulate", "snapshots": 10, "strouhal": strouhal_check(600.0, 0.5), "drag_coefficient": drag_check(600.0, 1.45)}]
     good = {"model": "ridge", "device": "CPU", "val": {"r2": 0.5, "mae": 1.0, "rmse": 2.0},
             "test": {"r2": 0.25, "mae": 3.0, "rmse": 4.0, "per_reynolds": {"300": {"mae": 3.0, "bias": -1.0}}}}
     render(tmp_path, vortex=fixture_inputs(tmp_path, flows, {"ridge": good, "cnn": None}))
@@ -125,7 +126,23 @@ def test_a_model_without_results_and_a_missing_physics_value_are_shown_as_such(t
     assert [cells[0] for cells in page.tables["class-balance"][1:]] == ["300", "1200", "all"]  # in ascending Re
     assert "0.000" not in " ".join(missing)
     assert row(page.tables["physics-table"], "600")[6] == "outside band"
+    assert row(page.tables["physics-table"], "600")[10] == "within band" and missing[10] == "cannot check"
+    html = (tmp_path / "index.html").read_text()
+    assert re.search(r"Outside the band:</span> St at Re 600 \(\+116%\)\.", html)  # named in words, not only drawn
     assert "not a git checkout" in " ".join(row(page.tables["versions"], "workflow commit"))
+
+
+def test_every_flow_inside_both_bands_is_said_so(tmp_path):
+    flows = [{"reynolds": re, "source": "simulate", "snapshots": 10, "strouhal": strouhal_check(re, strouhal_reference(re) * 1.02),
+              "drag_coefficient": drag_check(re, drag_reference(re) * 0.95)} for re in (100.0, 1000.0)]
+    render(tmp_path, vortex=fixture_inputs(tmp_path, flows, {}))
+    assert "Every flow lies within both bands." in (tmp_path / "index.html").read_text()
+
+
+def test_drag_reference_passes_through_the_published_2d_values():
+    assert drag_reference(100) == pytest.approx(1.34) and drag_reference(1000) == pytest.approx(1.51)
+    assert 1.34 < drag_reference(300) < 1.51 and drag_reference(20) is None
+    assert drag_check(1000, 1.40)["within"] is True and drag_check(1000, 1.30)["within"] is False  # ±10 %
 
 
 def test_strouhal_reference_is_henderson_2d_fit():

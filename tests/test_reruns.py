@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, SNAKEMAKE, edit, library_copy, planned, small_config, snakemake, write_config
+from karman.vortex.sweep import store_name
 from karman.stores import open_store
 
 pytestmark = pytest.mark.workflow
@@ -69,10 +70,14 @@ def test_switching_on_the_solver_validation_resimulates_nothing(base, tmp_path):
     assert planned(run) == {"validate_flow_solver": 1, "render_report": 1, "all": 1}
 
 
-def test_a_new_reynolds_number_adds_one_simulation(base, tmp_path):
+@pytest.mark.parametrize("added", [450, 212.5])
+def test_a_new_reynolds_number_adds_one_simulation_and_reruns_no_other(base, tmp_path, added):
     run = copy_of(base, tmp_path)
-    edit_config(run, lambda c: c.update(reynolds=[150, 300, 450]))
+    edit_config(run, lambda c: c.update(reynolds=[150, added, 300]))
+    result = subprocess.run([*SNAKEMAKE, "--directory", str(run), "--cores", "2", "--dry-run"], capture_output=True, text=True, timeout=300)
     assert planned(run)["simulate_flow"] == 1
+    assert f"output: results/flow/{store_name(added)}.zarr" in result.stdout
+    assert "output: results/flow/re00150.zarr" not in result.stdout and "output: results/flow/re00300.zarr" not in result.stdout
 
 
 def test_library_code_reruns_the_rules_that_use_it(base, tmp_path):
@@ -135,7 +140,7 @@ def test_same_config_from_scratch_gives_the_same_bytes_and_metrics(base, tmp_pat
     again = tmp_path / "again"
     write_config(again, RERUN_CONFIG)
     snakemake(again, "--cores", "2")
-    for store in ("results/flow/re150.zarr", "results/flow/re300.zarr", "results/fields/vorticity.zarr"):
+    for store in ("results/flow/re00150.zarr", "results/flow/re00300.zarr", "results/fields/vorticity.zarr"):
         assert store_bytes(again / store) == store_bytes(base / store), store
     for model in ("ridge", "mlp"):
         first = json.loads((base / f"results/models/{model}/metrics.json").read_text())
@@ -146,7 +151,7 @@ def test_same_config_from_scratch_gives_the_same_bytes_and_metrics(base, tmp_pat
 def test_a_second_workflow_reuses_the_cached_simulations(tmp_path):
     (tmp_path / "cache").mkdir()
     env = {**os.environ, "SNAKEMAKE_OUTPUT_CACHE": str(tmp_path / "cache")}
-    target = ["results/flow/re150.zarr", "results/flow/re300.zarr"]
+    target = ["results/flow/re00150.zarr", "results/flow/re00300.zarr"]
     first, second = tmp_path / "first", tmp_path / "second"
     for workdir in (first, second):
         write_config(workdir, RERUN_CONFIG)
@@ -154,10 +159,10 @@ def test_a_second_workflow_reuses_the_cached_simulations(tmp_path):
     result = subprocess.run([*SNAKEMAKE, "-d", str(second), "--cores", "2", "--cache", *target], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     for re_ in (150, 300):
-        assert f"results/flow/re{re_}.zarr" in result.stderr and "from cache" in result.stderr
-        assert not (second / f"logs/simulate_flow/re{re_}.log").exists() or "done in" not in (second / f"logs/simulate_flow/re{re_}.log").read_text()
-        np.testing.assert_array_equal(open_store(second / f"results/flow/re{re_}.zarr")["u"].values,
-                                      open_store(first / f"results/flow/re{re_}.zarr")["u"].values)
+        assert f"results/flow/{store_name(re_)}.zarr" in result.stderr and "from cache" in result.stderr
+        assert not (second / f"logs/simulate_flow/{store_name(re_)}.log").exists() or "done in" not in (second / f"logs/simulate_flow/{store_name(re_)}.log").read_text()
+        np.testing.assert_array_equal(open_store(second / f"results/flow/{store_name(re_)}.zarr")["u"].values,
+                                      open_store(first / f"results/flow/{store_name(re_)}.zarr")["u"].values)
 
 
 def start(workdir, *args):
@@ -177,18 +182,18 @@ def kill_when(process, condition, timeout=300):
 
 def test_a_simulation_killed_midway_resumes_and_gives_the_same_store(tmp_path):
     slow = RERUN_CONFIG | {"flow": RERUN_CONFIG["flow"] | {"diameter_cells": 10, "domain_length": 16, "domain_height": 6, "spinup_time": 300}}
-    target = ["results/flow/re150.zarr", "--set-resources", "simulate_flow:checkpoint_steps=200"]
+    target = ["results/flow/re00150.zarr", "--set-resources", "simulate_flow:checkpoint_steps=200"]
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     for workdir in (killed, clean):
         write_config(workdir, slow)
-    checkpoint = killed / "results/flow/.re150.zarr.checkpoint.npz"
+    checkpoint = killed / "results/flow/.re00150.zarr.checkpoint.npz"
     kill_when(start(killed, *target), checkpoint.exists)
-    assert not (killed / "results/flow/re150.zarr").exists()  # nothing half-written passes as the store
+    assert not (killed / "results/flow/re00150.zarr").exists()  # nothing half-written passes as the store
     snakemake(killed, "--unlock")
     snakemake(killed, "--cores", "2", "--rerun-incomplete", *target)
-    assert "resuming from the checkpoint" in (killed / "logs/simulate_flow/re150.log").read_text()
+    assert "resuming from the checkpoint" in (killed / "logs/simulate_flow/re00150.log").read_text()
     snakemake(clean, "--cores", "2", *target)
-    assert store_bytes(killed / "results/flow/re150.zarr") == store_bytes(clean / "results/flow/re150.zarr")
+    assert store_bytes(killed / "results/flow/re00150.zarr") == store_bytes(clean / "results/flow/re00150.zarr")
 
 
 def test_training_killed_midway_completes_with_the_same_metrics(base, tmp_path):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from karman.split import assign, counts_per_group, random_split, settings_for, summarize, write_split
+from karman.split import assign, counts_per_group, held_out_groups, random_split, settings_for, summarize, write_split
 from karman.stores import Declaration, StoreError, declaration, open_store, write_store
 
 FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}
@@ -102,15 +102,49 @@ def test_holdout_split_has_no_held_out_reynolds_number_in_train_or_val():
     assert 900.0 not in set(assignment.loc[assignment["split"] != "test", "reynolds"])
     train_val = assignment[assignment["split"] != "test"]
     assert abs((train_val["split"] == "val").mean() - 0.1 / 0.8) < 0.01
-    with pytest.raises(ValueError, match=r"split.holdout_reynolds \[950\].*not in the data: \[950"):
+    with pytest.raises(ValueError, match=r"split.holdout_reynolds, .* hold out \[950\].* of which \[950\] are not in the data"):
         assign(time_series(), settings | {"holdout_reynolds": [950]}, "reynolds")
 
 
+SWEEP = [100.0, 173.33, 246.67, 320.0, 393.33, 466.67, 540.0, 613.33, 686.67]
+
+
+@pytest.mark.parametrize("settings, held", [
+    ({"holdout_every": 4}, [173.33, 466.67]),  # interior: the 2nd, then every 4th, never an end
+    ({"holdout_every": 1}, SWEEP[1:-1]),
+    ({"holdout_top": 2}, [613.33, 686.67]),
+    ({"holdout_bottom": 1, "holdout_top": 1}, [100.0, 686.67]),
+    ({"holdout_reynolds": [320], "holdout_every": 4}, [173.33, 320.0, 466.67]),
+])
+def test_held_out_reynolds_numbers_interior_or_at_the_ends(settings, held):
+    assert held_out_groups(SWEEP, settings) == held
+
+
+def test_holdout_with_blocked_validation_keeps_test_re_out_and_time_neighbours_apart():
+    settings = {"strategy": "holdout-re", "fractions": FRACTIONS, "seed": 0, "holdout_every": 2, "val": "blocked", "blocks": 10, "gap": 3}
+    samples = time_series(reynolds=SWEEP)
+    assignment = assign(samples, settings, "reynolds")
+    test_re = set(assignment.loc[assignment["split"] == "test", "reynolds"])
+    assert test_re == {173.33, 320.0, 466.67, 613.33}
+    assert not test_re & set(assignment.loc[assignment["split"].isin(["train", "val"]), "reynolds"])
+    for re, group in assignment[~assignment["reynolds"].isin(test_re)].groupby("reynolds"):
+        labels = group.sort_values("time")["split"].to_numpy()
+        changes = [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+        for i in changes:  # train and val never touch: a gap lies between
+            assert "gap" in (labels[i - 1], labels[i]), re
+        assert {"train", "val"} <= set(labels)
+    summary = summarize(assignment, settings, "reynolds")
+    assert summary["counts"]["test"] == 4 * 200 and summary["counts"]["gap"] > 0
+
+
 def test_a_split_depends_only_on_its_own_keys():
-    config = {"strategy": "random", "fractions": FRACTIONS, "seed": 3, "blocks": 10, "gap": 5, "holdout_reynolds": [900], "compare": ["blocked"]}
+    config = {"strategy": "random", "fractions": FRACTIONS, "seed": 3, "blocks": 10, "gap": 5, "holdout_reynolds": [900], "compare": ["blocked"],
+              "holdout_every": 0, "holdout_top": 1, "holdout_bottom": 0, "val": "random"}
     assert settings_for(config, "random") == {"strategy": "random", "fractions": FRACTIONS, "seed": 3}
     assert settings_for(config, "blocked") == {"strategy": "blocked", "fractions": FRACTIONS, "seed": 3, "blocks": 10, "gap": 5}
-    assert settings_for(config, "holdout-re")["holdout_reynolds"] == [900]
+    holdout = settings_for(config, "holdout-re")
+    assert holdout["holdout_reynolds"] == [900] and holdout["holdout_top"] == 1 and "gap" not in holdout
+    assert settings_for(config | {"val": "blocked"}, "holdout-re")["gap"] == 5  # blocked validation reads blocks and gap
 
 
 def declared_store(path, attrs: dict, grouped: bool = True):

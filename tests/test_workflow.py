@@ -11,6 +11,8 @@ import pytest
 
 from karman.check import violations
 from karman.vortex.store import FLOW, VORTICITY
+from karman.vortex.plots import physics_points
+from karman.vortex.sweep import store_name
 from karman.stores import open_store
 
 from conftest import REPO, SNAKEMAKE, planned, snakemake
@@ -19,12 +21,25 @@ from conftest import REPO, SNAKEMAKE, planned, snakemake
 @pytest.mark.workflow
 def test_flow_stores(tiny_run):
     for reynolds in (150, 300, 450):
-        flow = open_store(tiny_run / f"results/flow/re{reynolds}.zarr")
+        flow = open_store(tiny_run / f"results/flow/{store_name(reynolds)}.zarr")
         assert flow["u"].dims == ("time", "y", "x") and flow["u"].dtype == np.float32
         assert flow.sizes["time"] == 12
         assert flow.attrs["reynolds"] == reynolds and flow.attrs["source"] == "simulate"
         assert flow.attrs["solver_parameters"]["diameter_cells"] == 6
-        assert violations(tiny_run / f"results/flow/re{reynolds}.zarr", FLOW, deep=True) == []
+        assert violations(tiny_run / f"results/flow/{store_name(reynolds)}.zarr", FLOW, deep=True) == []
+
+
+@pytest.mark.workflow
+def test_the_physics_figure_draws_the_stores_own_strouhal_and_drag(tiny_run):
+    flows = json.loads((tiny_run / "results/flow/summary.json").read_text())["flows"]
+    for key in ("strouhal", "drag_coefficient"):
+        drawn = dict(sum(physics_points(flows, key), []))
+        for reynolds in (150, 300, 450):
+            measured = open_store(tiny_run / f"results/flow/{store_name(reynolds)}.zarr").attrs[key]
+            if np.isfinite(measured):
+                assert drawn[reynolds] == pytest.approx(measured, rel=1e-12), (key, reynolds)
+            else:  # too short a window to measure: not drawn, and shown as missing
+                assert reynolds not in drawn
 
 
 @pytest.mark.workflow

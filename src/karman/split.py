@@ -6,8 +6,9 @@ Strategies:
 - `blocked`: each Reynolds number's time series is cut into contiguous blocks, whole blocks
   are assigned to splits, and `gap` snapshots are dropped (split `gap`) wherever two
   blocks of different splits meet, so that correlated neighbours never straddle them.
-- `holdout-re`: whole Reynolds numbers are the test split (interpolation to an unseen Re);
-  the others are shuffled into train and val.
+- `holdout-re`: whole Reynolds numbers are the test split: named ones, every n-th of the
+  interior (interpolation to an unseen Re) or the highest or lowest (extrapolation); the
+  others are cut into train and val, shuffled or in time blocks with gaps.
 
 `blocked` and `holdout-re` work on the groups a store declares (`karman.stores.declaration`);
 independent samples (the Duffing oscillator's) take the random split, optionally with
@@ -93,25 +94,58 @@ def blocked_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int,
     return labels
 
 
-def holdout_split(samples: pd.DataFrame, fractions: dict[str, float], seed: int, holdout: list[float], grouping: str) -> np.ndarray:
-    """Held-out groups (Reynolds numbers) are the test split; the rest is shuffled into train and val."""
-    present = set(samples[grouping].unique())
-    missing = sorted(set(holdout) - present)
-    if not holdout or missing or set(holdout) >= present:
-        def listed(values) -> str:
-            return "[" + ", ".join(f"{value:g}" for value in sorted(values)) + "]"
+def held_out_groups(values, settings: dict) -> list[float]:
+    """The groups (Reynolds numbers) that `holdout-re` holds out of the sorted `values`: those in
+    `holdout_reynolds`, every `holdout_every`-th from the second on without the last (interior
+    ones: a test of interpolation), and the `holdout_top` highest and `holdout_bottom` lowest
+    (a test of extrapolation)."""
+    values = sorted(set(float(value) for value in values))
+    held = {float(value) for value in settings.get("holdout_reynolds", [])}
+    every = settings.get("holdout_every", 0)
+    if every:
+        held |= set(values[1:-1:every])
+    top, bottom = settings.get("holdout_top", 0), settings.get("holdout_bottom", 0)
+    held |= set(values[len(values) - top:] if top else []) | set(values[:bottom])
+    return sorted(held)
 
+
+def check_holdout(values, settings: dict, grouping: str = "reynolds") -> list[float]:
+    """The held-out groups, checked: at least one, only values in the data, and at least two left to train on."""
+    present = sorted(set(float(value) for value in values))
+    held = held_out_groups(present, settings)
+    missing = sorted(set(held) - set(present))
+    kept = sorted(set(present) - set(held))
+
+    def listed(numbers) -> str:
+        return "[" + ", ".join(f"{number:g}" for number in numbers) + "]"
+
+    if not held or missing or len(kept) < 2:
         raise ValueError(
-            f"split.holdout_reynolds {listed(holdout)} must name some, not all, of the values of {grouping} in the data "
-            f"{listed(present)}" + (f"; not in the data: {listed(missing)}" if missing else "")
+            f"split.holdout_reynolds, holdout_every, holdout_top and holdout_bottom hold out {listed(held)} of the values of "
+            f"{grouping} {listed(present)}" + (f", of which {listed(missing)} are not in the data" if missing else "")
+            + f"; holdout-re needs at least one held out and at least two left to train on (left: {listed(kept)})"
         )
-    held_out = samples[grouping].isin(holdout).to_numpy()
+    return held
+
+
+def holdout_split(samples: pd.DataFrame, settings: dict, grouping: str) -> np.ndarray:
+    """Held-out groups are the test split; the others are cut into train and val, shuffled
+    (`val: random`) or in time blocks with gaps (`val: blocked`, as the blocked split)."""
+    held_out = samples[grouping].isin(check_holdout(samples[grouping], settings, grouping)).to_numpy()
+    fractions, seed = settings["fractions"], settings["seed"]
     kept = np.flatnonzero(~held_out)
+    if settings.get("val", "random") == "blocked":
+        total = fractions["train"] + fractions["val"]
+        shares = {"train": fractions["train"] / total, "val": fractions["val"] / total, "test": 0.0}
+        labels = np.full(len(samples), "test", dtype=object)
+        labels[kept] = blocked_split(samples.iloc[kept].reset_index(drop=True), shares, seed, settings["blocks"], settings["gap"], grouping)
+        return labels
     parts = cut(kept[np.random.default_rng(seed).permutation(len(kept))], {"train": fractions["train"], "val": fractions["val"]})
     return label(len(samples), parts | {"test": np.flatnonzero(held_out)})
 
 
-STRATEGY_KEYS = {"random": (), "blocked": ("blocks", "gap"), "holdout-re": ("holdout_reynolds",)}
+HOLDOUT_KEYS = ("holdout_reynolds", "holdout_every", "holdout_top", "holdout_bottom", "val")
+STRATEGY_KEYS = {"random": (), "blocked": ("blocks", "gap"), "holdout-re": HOLDOUT_KEYS}
 
 
 def settings_for(split_config: dict, strategy: str) -> dict:
@@ -121,6 +155,8 @@ def settings_for(split_config: dict, strategy: str) -> dict:
     compared strategies) does not rerun this split and everything after it.
     """
     keys = ("fractions", "seed", *STRATEGY_KEYS[strategy])
+    if strategy == "holdout-re" and split_config["val"] == "blocked":
+        keys += STRATEGY_KEYS["blocked"]
     return {"strategy": strategy, **{key: split_config[key] for key in keys}}
 
 
@@ -144,7 +180,7 @@ def assign(samples: pd.DataFrame, settings: dict, grouping: str | None = None) -
     elif strategy == "blocked":
         labels = blocked_split(samples, fractions, seed, settings["blocks"], settings["gap"], grouping)
     else:
-        labels = holdout_split(samples, fractions, seed, [float(r) for r in settings["holdout_reynolds"]], grouping)
+        labels = holdout_split(samples, settings, grouping)
     return samples.assign(split=labels)
 
 

@@ -24,6 +24,7 @@ from karman.vortex.store import FLOW
 from karman.vortex.download import (
     ArrayUnpickler, DownloadError, download, expected_grid, load_pickled_array, read_fields, write_downloaded_flow,
 )
+from karman.vortex.sweep import store_name
 from karman.stores import open_store, quiet_zarr_warnings
 
 from conftest import TINY_CONFIG, edit, library_copy, planned, snakemake, write_config
@@ -86,7 +87,7 @@ def serve_course_file(served, base, frames=200, name="Re_300.npz"):
 def test_course_file_round_trip(server, tmp_path):
     served, base = server
     url, sha256, u, v = serve_course_file(*server)
-    output = tmp_path / "results/flow/re300.zarr"
+    output = tmp_path / "results/flow/re00300.zarr"
     write_downloaded_flow(output, reynolds=300, url=url, sha256=sha256, settings=SETTINGS)
     assert violations(output, FLOW, deep=True) == []
     flow = open_store(output)
@@ -109,7 +110,7 @@ def test_course_file_round_trip(server, tmp_path):
     assert attrs["strouhal"] == pytest.approx(SHEDDING, rel=0.05)
     assert attrs["download_settings"]["frame_interval"] == 0.0625
     assert {"length_unit", "time_unit", "velocity_unit", "karman_version"} <= set(attrs)
-    assert [p.name for p in output.parent.iterdir()] == ["re300.zarr"]  # no partial stores left
+    assert [p.name for p in output.parent.iterdir()] == ["re00300.zarr"]  # no partial stores left
 
 
 @pytest.mark.parametrize("module", ["numpy._core.multiarray", "numpy.core.multiarray"])
@@ -165,7 +166,7 @@ def test_malicious_course_file_fails_the_download_naming_the_url(server, tmp_pat
     served, base = server
     marker = tmp_path / "pwned"
     (served / "evil.npz").write_bytes(pickle.dumps(RunsCommand(marker), protocol=2))
-    output = tmp_path / "results/flow/re300.zarr"
+    output = tmp_path / "results/flow/re00300.zarr"
     with pytest.raises(DownloadError, match=rf"{base}/evil.npz: cannot read .*'course'.*refusing to load the global .*system"):
         write_downloaded_flow(output, reynolds=300, url=f"{base}/evil.npz", sha256=sha256_of(served / "evil.npz"), settings=SETTINGS)
     assert not marker.exists() and not (tmp_path / "results").exists()
@@ -224,7 +225,7 @@ def test_other_formats(server, tmp_path, fmt):
 def test_checksum_mismatch_names_url_both_checksums_and_the_fix(server, tmp_path):
     url, actual, _, _ = serve_course_file(*server)
     expected = "0" * 64
-    output = tmp_path / "results/flow/re300.zarr"
+    output = tmp_path / "results/flow/re00300.zarr"
     with pytest.raises(DownloadError) as error:
         write_downloaded_flow(output, reynolds=300, url=url, sha256=expected, settings=SETTINGS)
     message = str(error.value)
@@ -279,7 +280,7 @@ def test_unreadable_file_names_url_and_format(server, tmp_path, content, fmt, me
         path.write_bytes(content)
     url = f"{base}/{path.name}"
     with pytest.raises(DownloadError, match=rf"{url}: .*{message}"):
-        write_downloaded_flow(tmp_path / "results/flow/re300.zarr", reynolds=300, url=url, sha256=sha256_of(path),
+        write_downloaded_flow(tmp_path / "results/flow/re00300.zarr", reynolds=300, url=url, sha256=sha256_of(path),
                               settings=SETTINGS | {"format": fmt})
     assert not (tmp_path / "results").exists()
 
@@ -334,8 +335,8 @@ def test_workflow_downloads_flows(server, tmp_path):
     for row, re in zip(summary["flows"], reynolds):
         assert row["source"] == "download" and row["snapshots"] == 40 and row["grid"] == [NY, NX]
         assert row["url"] == files[re]["url"] and row["sha256"] == files[re]["sha256"]
-        assert violations(workdir / f"results/flow/re{re}.zarr", FLOW) == []
-    assert (workdir / "logs/download_flow/re300.log").read_text().count("downloaded") >= 1
+        assert violations(workdir / f"results/flow/{store_name(re)}.zarr", FLOW) == []
+    assert (workdir / "logs/download_flow/re00300.log").read_text().count("downloaded") >= 1
 
     # The solver is not what a download runs: changing it downloads nothing again.
     package, env = library_copy(tmp_path)

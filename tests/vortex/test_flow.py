@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from karman.vortex.lattice import HOLD_DENSITY_EVERY, CylinderFlow, SimulationDiverged, gpu_unavailable
+from karman.vortex.lattice import HOLD_DENSITY_EVERY, CylinderFlow, SimulationDiverged, gpu_unavailable, stability_problem
 from karman.vortex.parameters import FlowParameters
 from karman.vortex.simulation import Samples, run, run_batch, save_checkpoint, simulate
 from karman.vortex.store import strouhal_number
@@ -291,3 +291,13 @@ def test_every_collision_operator_runs(collision):
     flow = simulate(FlowParameters(reynolds=100, **(TINY | {"collision": collision, "spinup_time": 2, "sample_time": 2})))
     assert flow.attrs["solver_parameters"]["collision"] == collision and collision in flow.attrs["solver"]
     assert np.isfinite(flow["drag_coefficient"].values).all()
+
+
+def test_the_stability_limit_of_the_relaxation_rate_predicts_divergence():
+    """srt on the course's grid: stable at Re 1200 (τ − ½ at its limit), diverged at Re 2400 (half of it)."""
+    course = dict(diameter_cells=12.8, domain_length=20, domain_height=10, collision="srt", spinup_time=60, sample_time=5, sample_interval=1)
+    held, lost = FlowParameters(reynolds=1200, **course), FlowParameters(reynolds=2400, **course)
+    assert stability_problem(held) is None and "cannot hold Re 2400" in stability_problem(lost)
+    run(held, fields=False)
+    with pytest.raises(SimulationDiverged):
+        run(lost, fields=False)

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from karman.config import ConfigError, check_cnn
-from karman.split import check_fractions
+from karman.split import check_fractions, check_holdout
 from karman.vortex.download import DEFAULTS as DOWNLOAD_DEFAULTS
 from karman.vortex.download import expected_grid, grid_coordinates
 from karman.vortex.fields import grid_window_shape, window_shape
+from karman.vortex.lattice import stability_problem
 from karman.vortex.parameters import flow_parameters
+from karman.vortex.sweep import reynolds_values
 
 
-def check_vortex(config: dict) -> None:
-    """The vortex street's keys (reynolds, flow, fields, split, models) against each other."""
+def check_vortex(config: dict) -> list[float]:
+    """The vortex street's keys (reynolds, flow, fields, split, models) against each other;
+    returns the Reynolds numbers of the sweep."""
     try:
+        reynolds = reynolds_values(config["reynolds"])
         check_fractions(config["split"]["fractions"])
+        split = config["split"]
+        if "holdout-re" in (split["strategy"], *split["compare"]):
+            check_holdout(reynolds, split)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    split = config["split"]
-    if "holdout-re" in (split["strategy"], *split["compare"]):
-        held_out = set(split["holdout_reynolds"])
-        if not held_out or not held_out < set(config["reynolds"]):
-            raise ConfigError(
-                f"split.holdout_reynolds {sorted(held_out)} must name some, not all, of reynolds {sorted(config['reynolds'])} "
-                "when split.strategy or split.compare is holdout-re"
-            )
     flow = config["flow"]
     downloading = flow["source"] == "download"
     if downloading:
@@ -46,17 +45,20 @@ def check_vortex(config: dict) -> None:
                 f"({limits[axis][0]:g} to {limits[axis][1]:g} diameters from the cylinder centre)"
             )
     check_models(config)
+    if not downloading and (problem := stability_problem(flow_parameters(reynolds[-1], flow))):
+        raise ConfigError(problem)
     if not downloading and (flow["domain_height"] < 3 or flow["domain_length"] < flow["cylinder_x"] + 3):
         raise ConfigError(
             f"flow: the channel ({flow['domain_length']} x {flow['domain_height']} D) needs a height of at least 3 D "
             f"and at least 3 D behind the cylinder (cylinder_x = {flow['cylinder_x']} D)"
         )
+    return reynolds
 
 
 def check_downloads(config: dict) -> None:
     """With `flow.source: download`, every Reynolds number needs a file to download."""
-    files = {str(reynolds) for reynolds in config["flow"].get("download", {}).get("files", {})}
-    missing = [reynolds for reynolds in sorted(config["reynolds"]) if str(reynolds) not in files]
+    files = {float(reynolds) for reynolds in config["flow"].get("download", {}).get("files", {})}
+    missing = [f"{reynolds:g}" for reynolds in reynolds_values(config["reynolds"]) if reynolds not in files]
     if missing:
         raise ConfigError(
             f"flow.download.files has no entry for Re {', '.join(map(str, missing))}: with flow.source: download every "

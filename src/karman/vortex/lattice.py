@@ -42,6 +42,23 @@ from karman.vortex.parameters import BACKENDS, COLLISIONS, CYLINDER_BOUNDARIES, 
 MAX_LATTICE_SPEED = 1 / math.sqrt(3)
 # Steps between the rescales that hold the mean density at 1 (see CylinderFlow._hold_mean_density).
 HOLD_DENSITY_EVERY = 200
+# The smallest τ − ½ = 3ν (lattice units) at which each collision operator ran the course's
+# channel (20 x 10 D, Mach 0.1, 6 to 12.8 cells across the cylinder) stably for 65 D/U; runs
+# below it diverged (srt, mrt: at 9.2e-4; trt: at 1.5e-2) or were not tried (cumulant).
+# Measured with this solver; docs/flow-solver.md has the runs. τ − ½ = √3 Ma D / Re.
+STABLE_RELAXATION = {"cumulant": 5e-6, "srt": 1.8e-3, "mrt": 1.8e-3, "trt": 2.2e-2}
+
+
+def stability_problem(params: FlowParameters) -> str | None:
+    """Why the collision cannot hold `params` (its τ − ½ below STABLE_RELAXATION), or None."""
+    margin, limit = 3 * params.viscosity, STABLE_RELAXATION[params.collision]
+    if margin >= limit:
+        return None
+    cells = limit * params.reynolds / (math.sqrt(3) * params.mach)
+    return (f"flow.collision {params.collision} cannot hold Re {params.reynolds:g} at flow.mach {params.mach:g} and "
+            f"flow.diameter_cells {params.diameter_cells:g}: its τ − ½ = 3ν is {margin:.2g}, below {limit:.3g}, the smallest at which "
+            f"{params.collision} ran stably. Raise flow.diameter_cells to at least {cells:.3g}, lower the top Reynolds number"
+            + (", or use flow.collision: cumulant" if params.collision != "cumulant" else ""))
 
 
 class SimulationDiverged(RuntimeError):

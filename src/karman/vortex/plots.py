@@ -1,4 +1,5 @@
-"""The vortex street's figures: the vorticity gallery and the report's data, physics and model figures."""
+"""The vortex street's figures in the report: data (class balance, embedding), physics (St and c_D
+against Re) and models (predicted against true, learning curves)."""
 
 from __future__ import annotations
 
@@ -11,39 +12,7 @@ import pandas as pd
 
 from karman.plots import figure_png, learning_curves, placeholder, plt, read_model_outputs, write_figures
 from karman.split import counts_per_group
-from karman.stores import open_store
-from karman.vortex.physics import STROUHAL_BAND, strouhal_reference
-
-DIVERGING = "RdBu_r"
-
-
-def vorticity_gallery(vorticity_path: str | os.PathLike, snapshots_per_reynolds: int = 3) -> bytes:
-    """A grid of vorticity snapshots, one row per Reynolds number, as PNG bytes.
-
-    Diverging colormap with limits symmetric about zero, shared by all panels, axes in
-    cylinder diameters. Reads only the snapshots it shows.
-    """
-    field = open_store(vorticity_path)["vorticity"]
-    reynolds = field["reynolds"].values
-    levels = np.unique(reynolds)
-    picks = {re: np.flatnonzero(reynolds == re)[np.linspace(0, (reynolds == re).sum() - 1, snapshots_per_reynolds).astype(int)] for re in levels}
-    panels = {re: field.isel(sample=list(index)).load() for re, index in picks.items()}
-    limit = max(float(np.nanpercentile(np.abs(p.values), 99)) for p in panels.values()) or 1.0
-    figure, axes = plt.subplots(len(levels), snapshots_per_reynolds, figsize=(3.2 * snapshots_per_reynolds, 2.9 * len(levels)), squeeze=False, sharex=True, sharey=True)
-    for row, re in enumerate(levels):
-        for col in range(snapshots_per_reynolds):
-            snapshot = panels[re].isel(sample=col)
-            ax = axes[row, col]
-            image = ax.pcolormesh(snapshot.x, snapshot.y, snapshot.values, cmap=DIVERGING, vmin=-limit, vmax=limit, shading="auto")
-            ax.set_aspect("equal")
-            ax.set_title(f"Re = {re:g}, t = {float(snapshot.time):.1f} D/U", fontsize=9)
-            if col == 0:
-                ax.set_ylabel("y / D")
-            if row == len(levels) - 1:
-                ax.set_xlabel("x / D")
-    figure.colorbar(image, ax=axes, shrink=0.6, label="vorticity ω  [U/D]")
-    return figure_png(figure)
-
+from karman.vortex.physics import DRAG_BAND, STROUHAL_BAND, drag_reference, strouhal_reference
 
 def predicted_vs_true(predictions: dict[str, pd.DataFrame]) -> bytes:
     """One scatter per model of predicted against true Re on the test split, identity line."""
@@ -61,11 +30,6 @@ def predicted_vs_true(predictions: dict[str, pd.DataFrame]) -> bytes:
         ax.set_ylabel("predicted Re")
         ax.set_xlim(low - pad, high + pad)
     return figure_png(figure)
-
-
-def write_vorticity_gallery(vorticity_path: str | os.PathLike, output_png: str | os.PathLike) -> None:
-    with open(output_png, "wb") as handle:
-        handle.write(vorticity_gallery(vorticity_path))
 
 
 def class_balance(split_summary: dict) -> bytes:
@@ -92,25 +56,67 @@ def embedding_scatter(embedding: pd.DataFrame) -> bytes:
         ax.scatter(group["pc1"], group["pc2"], s=5, alpha=0.6, label=f"Re {re:g}")
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
-    ax.legend(markerscale=3)
+    ax.legend(markerscale=3, fontsize=7, ncol=1 + len(ax.get_legend_handles_labels()[0]) // 9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure_png(figure)
 
 
-def strouhal_against_reference(flows: list[dict]) -> bytes:
-    """Measured Strouhal numbers with the literature curve and its band."""
+PHYSICS_QUANTITIES = {  # flow summary key -> axis label, reference curve, band, whose curve
+    "strouhal": ("St = f D / U", strouhal_reference, STROUHAL_BAND, "2D fit (Henderson 1997)"),
+    "drag_coefficient": ("mean c_D", drag_reference, DRAG_BAND, "2D values at Re 100 and 1000, log-linear"),
+}
+
+
+def physics_points(flows: list[dict], key: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """The (Re, value) points of one quantity of the flow summary that the physics figure draws:
+    those inside (or not checkable against) the band, and those outside it."""
+    checks = [(row["reynolds"], row[key]) for row in flows if row[key]["measured"] is not None]
+    return ([(re, check["measured"]) for re, check in checks if check["within"] is not False],
+            [(re, check["measured"]) for re, check in checks if check["within"] is False])
+
+
+def physics_against_reference(flows: list[dict]) -> bytes:
+    """St and mean c_D of each flow against Re, with the 2D reference curves and their bands;
+    points outside a band are drawn as crosses and labelled with their Re."""
     reynolds = np.array([row["reynolds"] for row in flows])
-    curve = np.geomspace(max(50, reynolds.min() / 1.5), min(1500, reynolds.max() * 1.5), 200)
-    reference = np.array([strouhal_reference(re) for re in curve], dtype=float)
-    figure, ax = plt.subplots(figsize=(5, 3.4))
-    ax.plot(curve, reference, color="0.3", label="2D simulations (Henderson 1997)")
-    ax.fill_between(curve, reference * (1 - STROUHAL_BAND), reference * (1 + STROUHAL_BAND), color="0.85", label=f"±{STROUHAL_BAND:.0%}")
-    measured = [(row["reynolds"], row["strouhal"]["measured"]) for row in flows if row["strouhal"]["measured"] is not None]
-    if measured:
-        ax.scatter(*zip(*measured), color="C3", zorder=3, label="measured")
-    ax.set_xscale("log")
-    ax.set_xlabel("Re")
-    ax.set_ylabel("St = f D / U")
-    ax.legend(fontsize=8)
+    curve = np.geomspace(max(50, reynolds.min() / 1.3), min(1500, reynolds.max() * 1.3), 200)
+    figure, axes = plt.subplots(1, 2, figsize=(9.5, 3.4), layout="constrained")
+    for ax, (key, (label, reference_of, band, source)) in zip(axes, PHYSICS_QUANTITIES.items()):
+        reference = np.array([reference_of(re) for re in curve], dtype=float)
+        ax.plot(curve, reference, color="0.3", label=source)
+        ax.fill_between(curve, reference * (1 - band), reference * (1 + band), color="0.85", label=f"±{band:.0%}")
+        inside, outside = physics_points(flows, key)
+        if inside:
+            ax.scatter(*zip(*inside), color="C0", zorder=3, s=18, label="measured")
+        if outside:
+            ax.scatter(*zip(*outside), color="C3", marker="x", zorder=3, s=30, label="measured, outside the band")
+            for re, value in outside:
+                ax.annotate(f"{re:g}", (re, value), textcoords="offset points", xytext=(4, 4), fontsize=7, color="C3")
+        ax.set_xscale("log")
+        ax.set_xlabel("Re")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+    return figure_png(figure)
+
+
+def error_by_reynolds(predictions: dict[str, pd.DataFrame]) -> bytes:
+    """Mean absolute error of each model on the val and test snapshots of each Re, with the
+    Reynolds numbers it trained on marked: held-out Re between them test interpolation,
+    beyond them extrapolation."""
+    if not predictions:
+        return placeholder("no model predictions available")
+    figure, axes = plt.subplots(1, len(predictions), figsize=(3.8 * len(predictions), 3.2), squeeze=False, sharey=True, layout="constrained")
+    for ax, (name, table) in zip(axes[0], predictions.items()):
+        errors = table.assign(error=(table["predicted"] - table["true"]).abs())
+        for split, marker in (("val", "s"), ("test", "o")):
+            per_re = errors[errors["split"] == split].groupby("true")["error"].mean()
+            if len(per_re):
+                ax.plot(per_re.index, per_re.to_numpy(), marker=marker, ms=4, lw=0.8, label=split)
+        for re in np.unique(table.loc[table["split"] == "train", "true"]):
+            ax.axvline(re, color="0.8", lw=0.8, zorder=0)
+        ax.set_title(name)
+        ax.set_xlabel("Re (grey lines: trained on)")
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("mean |predicted − true| Re")
     return figure_png(figure)
 
 
@@ -120,8 +126,9 @@ def write_report_figures(outputs: dict[str, str | os.PathLike], *, split_summary
     figures = {
         "class_balance": lambda: class_balance(split_summary),
         "embedding": lambda: embedding_scatter(embedding),
-        "strouhal": lambda: strouhal_against_reference(flows),
+        "physics": lambda: physics_against_reference(flows),
         "predicted_vs_true": lambda: predicted_vs_true(predictions),
+        "error_by_reynolds": lambda: error_by_reynolds(predictions),
         "learning_curves": lambda: learning_curves(histories),
     }
     write_figures(outputs, figures)

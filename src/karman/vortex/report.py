@@ -8,9 +8,9 @@ from pathlib import Path
 
 from karman.report import data_uri, read_metrics
 from karman.split import counts_per_group
-from karman.vortex.validation import QUANTITY_LABELS, deviation
+from karman.vortex.physics import QUANTITY_LABELS, deviation
 
-FIGURES = ("gallery", "class_balance", "embedding", "strouhal", "predicted_vs_true", "learning_curves")
+FIGURES = ("gallery", "class_balance", "embedding", "physics", "predicted_vs_true", "error_by_reynolds", "learning_curves")
 METRIC_KEYS = ("r2", "mae", "rmse")
 
 
@@ -60,6 +60,17 @@ def validation_rows(validation: str | os.PathLike | None) -> list[dict] | None:
 
 
 
+def physics_outside(flows: list[dict]) -> list[str]:
+    """Each quantity outside its band, in words: "St at Re 900 (−13 %) and 1200 (−12 %)"."""
+    found = []
+    for key, label in (("strouhal", "St"), ("drag_coefficient", "mean c_D")):
+        outside = [f"{flow['reynolds']:g} ({flow[key]['measured'] / flow[key]['reference'] - 1:+.0%})"
+                   for flow in flows if flow[key]["within"] is False]
+        if outside:
+            found.append(f"{label} at Re {', '.join(outside[:-1])}{' and ' if len(outside) > 1 else ''}{outside[-1]}")
+    return found
+
+
 def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.PathLike, flow_summary: str | os.PathLike,
             model_dirs: dict[str, str | os.PathLike], validation: str | os.PathLike | None = None,
             comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None) -> dict:
@@ -74,6 +85,7 @@ def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.Pa
         "figures": {name: data_uri(path) for name, path in figures.items()},
         "summary": summary | {"counts_per_reynolds": counts_per_group(summary)},
         "flows": flows,
+        "physics_outside": physics_outside(flows),
         "validation": validation_rows(validation),
         "models": model_rows(metrics),
         "per_reynolds": {"reynolds": reynolds, "rows": per_re},
