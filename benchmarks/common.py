@@ -32,8 +32,20 @@ def default_config() -> dict:
     return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
-def run_workflow(workdir: Path, config: dict) -> None:
-    """The real workflow (this checkout's Snakefile) with `config` in `workdir`, on 2 cores.
+def sweep_config() -> dict:
+    """config.yaml with config/sweep.yaml merged into it (as `--configfile config/sweep.yaml` does) and the schema's defaults."""
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    config = default_config()
+    update_config(config, yaml.safe_load((REPO / "config/sweep.yaml").read_text()))
+    validate(config, str(REPO / "schemas/config.schema.yaml"))
+    return config
+
+
+def run_workflow(workdir: Path, config: dict, targets: tuple[str, ...] = ("all",), *options: str) -> None:
+    """The real workflow (this checkout's Snakefile) with `config` in `workdir`, on 2 cores,
+    with Snakemake's `options`.
 
     `workdir` is kept, so that later runs reuse its outputs.
     """
@@ -41,5 +53,5 @@ def run_workflow(workdir: Path, config: dict) -> None:
 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", "--quiet", "all"],
+    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *targets, "--quiet", "all", *options],
                    check=True)

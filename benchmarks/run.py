@@ -32,6 +32,7 @@ BENCHMARKS = {
     "flow-sweep-convergence": flow.bench_flow_sweep_convergence,
     "train-streaming": train.bench_train_streaming,
     "learning-splits": train.bench_learning_splits,
+    "learning-reynolds": train.bench_learning_reynolds,
     "duffing-throughput": duffing.bench_duffing_throughput,
     "duffing-learning": duffing.bench_duffing_learning,
 }

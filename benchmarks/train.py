@@ -1,5 +1,6 @@
 """Benchmarks of the `split` and `train` stages: Keras epochs streamed from Zarr against
-in-memory arrays, and the test scores of the default models under each split strategy."""
+in-memory arrays, the test scores of the default models under each split strategy, and
+the CNN's interpolation error against the number of Reynolds numbers it trains on."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import xarray as xr
 
 from karman.stores import write_store
 
-from .common import REPO, SAMPLE_CHUNK, default_config, run_workflow
+from .common import REPO, SAMPLE_CHUNK, default_config, run_workflow, sweep_config
 
 
 def synthetic_vorticity_store(path: Path, n_samples: int, shape=(64, 64)) -> Path:
@@ -109,3 +110,47 @@ def bench_learning_splits(scratch: Path, repeats: int) -> None:
         for name in names:
             print(f"learning-{strategy}-{name}: {test[strategy][name]['mae'] / test['random'][name]['mae']:.2f}x test MAE under {strategy} over random "
                   f"({test[strategy][name]['mae']:.1f} vs {test['random'][name]['mae']:.1f}; R² {r2(test[strategy][name]['r2'])} vs {r2(test['random'][name]['r2'])})")
+
+
+def bench_learning_reynolds(scratch: Path, repeats: int) -> None:
+    """Test MAE of config/sweep.yaml's CNN on the interior Reynolds numbers the sweep holds out,
+    against how many of the other Reynolds numbers it trains on (evenly spread, both ends
+    included): how many does it need to interpolate within a given error?
+
+    Runs the sweep up to its vorticity store in $KARMAN_SWEEP_WORKDIR (default
+    results/benchmarks/sweep/, kept so that later runs reuse it; about 10 minutes the first
+    time on 2 cores; a finished sweep's working directory serves as it is), then trains the
+    CNN once per count with the sweep's split settings (train and val in time blocks).
+    """
+    import pandas as pd
+
+    from karman.split import assign, held_out_groups
+    from karman.stores import open_store
+    from karman.train import train_model
+
+    config = sweep_config()
+    workdir = Path(os.environ.get("KARMAN_SWEEP_WORKDIR", REPO / "results/benchmarks/sweep"))
+    # The data only, reused as they are where they exist (whatever library version made them).
+    run_workflow(workdir, config, ("results/fields/vorticity.zarr",), "--rerun-triggers", "mtime")
+    store = workdir / "results/fields/vorticity.zarr"
+    coords = open_store(store).coords
+    samples = pd.DataFrame({"sample": coords["sample"].values, "reynolds": coords["reynolds"].values, "time": coords["time"].values})
+    values = sorted(samples["reynolds"].unique())
+    test = held_out_groups(values, config["split"])
+    kept = [value for value in values if value not in test]
+    settings = {key: config["split"][key] for key in ("fractions", "seed", "blocks", "gap", "val")}
+    settings |= {"strategy": "holdout-re", "holdout_reynolds": test}
+    spec = config["models"]["cnn"]
+    for count in (2, 3, 4, 6, 8, len(kept)):
+        trained = [kept[i] for i in np.unique(np.linspace(0, len(kept) - 1, count).round().astype(int))]
+        used = samples["reynolds"].isin([*trained, *test])
+        labels = pd.Series("unused", index=samples.index, dtype=object)
+        labels[used] = assign(samples[used], settings, "reynolds")["split"].to_numpy()
+        assignment = samples.assign(split=labels.to_numpy())
+        assignment.to_csv(scratch / f"assignment-{count}.csv", index=False)
+        started = time.perf_counter()
+        metrics = train_model(store, scratch / f"assignment-{count}.csv", scratch / f"cnn-{count}", spec=spec, threads=2)
+        per_re = ", ".join(f"{re}: {m['mae']:.0f}" for re, m in metrics["test"]["per_reynolds"].items())
+        print(f"learning-reynolds {count} training Re: CNN test MAE {metrics['test']['mae']:.1f} (R² {metrics['test']['r2']:.3f}) on the "
+              f"held-out Re {', '.join(f'{re:g}' for re in test)} (per Re: {per_re}); trained on {', '.join(f'{re:g}' for re in trained)}; "
+              f"{time.perf_counter() - started:.0f} s", flush=True)

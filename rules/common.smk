@@ -6,7 +6,7 @@ import re
 from karman.duffing.config import check_duffing
 from karman.split import settings_for
 from karman.vortex.config import check_vortex
-from karman.vortex.sweep import store_name
+from karman.vortex.sweep import flow_batches, store_name
 from karman.workflow import canonical, code_digest
 
 
@@ -31,8 +31,11 @@ SYSTEMS = config["systems"]
 
 # The sweep's Reynolds numbers by the name of their flow store (re00300 -> 300.0).
 REYNOLDS = {store_name(reynolds).removeprefix("re"): reynolds for reynolds in check_vortex(config)}
-# What a simulation depends on: every flow setting but whether to validate the solver.
-SIMULATION_SETTINGS = {key: value for key, value in config["flow"].items() if key != "validate"}
+# What a simulation depends on: every flow setting but whether to validate the solver and how
+# the Reynolds numbers are batched into jobs (which changes no store).
+SIMULATION_SETTINGS = {key: value for key, value in config["flow"].items() if key not in ("validate", "batch_width")}
+# flow.batch_width > 0: the Reynolds numbers of each bin side by side in one lattice job.
+FLOW_BATCHES = flow_batches(REYNOLDS.values(), config["flow"]["batch_width"])
 # The solver validation runs with the simulator, unless switched off (flow.validate).
 FLOW_VALIDATION = ["results/flow/validation.json"] if config["flow"]["source"] == "simulate" and config["flow"]["validate"] else []
 MODELS = config["models"]
@@ -55,6 +58,10 @@ def flow_stores(wildcards=None):
 
 def reynolds_number(wildcards):
     return REYNOLDS[wildcards.re]
+
+
+def reynolds_of_store(wildcards):
+    return canonical([REYNOLDS[wildcards.re]])
 
 
 def download_url(wildcards):

@@ -3,13 +3,15 @@
 # (karman.split, karman.train), which read what the vorticity store declares.
 
 
-# The flow stores come from one of two rules, chosen by flow.source: only that rule is
-# defined, so each store has exactly one producer.
-if config["flow"]["source"] == "simulate":
+# The flow stores come from one of three kinds of rule, chosen by flow.source and
+# flow.batch_width: only that kind is defined, so each store has exactly one producer.
+if config["flow"]["source"] == "simulate" and not FLOW_BATCHES:
 
-    # The expensive simulation is shared between workflows through Snakemake's output cache
-    # (`--cache` with SNAKEMAKE_OUTPUT_CACHE set): same parameters and code, same store.
-    # Snakemake allows no benchmark: on cached rules; the log reports the wall time instead.
+    # One Reynolds number per job. The expensive simulation is shared between workflows
+    # through Snakemake's output cache (`--cache` with SNAKEMAKE_OUTPUT_CACHE set): same
+    # parameters and code, same store. Snakemake allows no benchmark: on cached rules; the log
+    # reports the wall time instead. `group:` lets a cluster profile pack several into one
+    # submission (profiles/slurm: group-components).
     rule simulate_flow:
         output:
             directory("results/flow/re{re}.zarr"),
@@ -17,11 +19,13 @@ if config["flow"]["source"] == "simulate":
             "logs/simulate_flow/re{re}.log",
         cache: "omit-software"
         params:
-            reynolds=reynolds_number,
+            reynolds=reynolds_of_store,
             flow=canonical(SIMULATION_SETTINGS),
             code=code_digest("karman.vortex.simulation"),
         wildcard_constraints:
             re=name_pattern(REYNOLDS),
+        group:
+            "simulate_flow"
         threads: 1
         resources:
             mem_mb=2000,
@@ -32,6 +36,38 @@ if config["flow"]["source"] == "simulate":
             "../envs/karman.yaml"
         script:
             "../scripts/simulate_flow.py"
+
+
+elif config["flow"]["source"] == "simulate":
+
+    # flow.batch_width: the Reynolds numbers of each bin of that width side by side in one
+    # lattice, one job a bin (on a GPU, or for many tiny grids); each store is bit for bit
+    # that of its own run. A Reynolds number added to a sweep reruns its own bin only.
+    for batch, members in FLOW_BATCHES.items():
+
+        rule:
+            name:
+                f"simulate_flow_batch_{batch}"
+            output:
+                [directory(f"results/flow/{store_name(reynolds)}.zarr") for reynolds in members],
+            log:
+                f"logs/simulate_flow/batch{batch}.log",
+            params:
+                reynolds=canonical(members),
+                flow=canonical(SIMULATION_SETTINGS),
+                code=code_digest("karman.vortex.simulation"),
+            group:
+                "simulate_flow"
+            threads: 2
+            resources:
+                mem_mb=2000 * len(members),
+                runtime=60,
+                checkpoint_steps=2000,
+                gpu=GPUS_PER_FLOW_SOLVER,
+            conda:
+                "../envs/karman.yaml"
+            script:
+                "../scripts/simulate_flow.py"
 
 
 elif config["flow"]["source"] == "download":

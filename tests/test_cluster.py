@@ -65,7 +65,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm, tmp_path):
     assert result.returncode == 0, result.stdout[-5000:]
     # every job but the local target went through sbatch, and left its SLURM log
     job_ids = re.findall(r"has been submitted with SLURM jobid (\d+)", result.stdout)
-    assert len(job_ids) == 11, result.stdout[-3000:]  # 2 simulations and 9 later jobs; `all` runs locally
+    assert len(job_ids) == 10, result.stdout[-3000:]  # the 2 simulations in one group job, and 9 later jobs; `all` runs locally
     logs = {path.stem for path in (on_cluster / ".snakemake/slurm_logs").rglob("*.log")}
     assert set(job_ids) <= logs
     states = subprocess.run(["scontrol", "show", "job", job_ids[-1]], env=slurm, capture_output=True, text=True).stdout

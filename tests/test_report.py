@@ -71,8 +71,8 @@ def test_workflow_report_has_every_section_and_the_metrics_of_metrics_json(tiny_
         for i, (split, key, fmt) in enumerate([(s, k, f) for s in ("val", "test") for k, f in (("r2", "%.4f"), ("mae", "%.1f"), ("rmse", "%.1f"))]):
             assert cells[2 + i] == fmt % metrics[split][key], (name, split, key)
         per_re = row(page.tables["per-reynolds"], name)
-        for j, re in enumerate(sorted(metrics["test"]["per_reynolds"], key=float)):
-            assert per_re[1 + j] == "%.1f" % metrics["test"]["per_reynolds"][re]["mae"]
+        for j, reynolds in enumerate(sorted(metrics["test"]["per_reynolds"], key=float)):
+            assert per_re[1 + j] == "%.1f" % metrics["test"]["per_reynolds"][reynolds]["mae"]
     flows = json.loads((tiny_run / "results/flow/summary.json").read_text())["flows"]
     physics = page.tables["physics-table"]
     for flow in flows:

@@ -132,6 +132,21 @@ def test_a_finished_project_copied_elsewhere_has_nothing_to_do(base, tmp_path):
     assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
 
 
+def test_batched_simulations_give_the_same_stores_and_a_new_re_reruns_only_its_bin(base, tmp_path):
+    batched = tmp_path / "batched"
+    config = json.loads(json.dumps(RERUN_CONFIG))
+    config["flow"]["batch_width"] = 200  # bins [0, 200): 150; [200, 400): 300
+    write_config(batched, config)
+    stores = ["results/flow/re00150.zarr", "results/flow/re00300.zarr"]
+    snakemake(batched, "--cores", "2", *stores)
+    for store in stores:  # a store is the same whichever job made it
+        assert store_bytes(batched / store) == store_bytes(base / store), store
+    config["reynolds"] = [150, 250, 300]  # 250 joins the bin of 300
+    write_config(batched, config)
+    jobs = planned(batched, *stores, "results/flow/re00250.zarr")
+    assert jobs == {"simulate_flow_batch_1": 1}
+
+
 def store_bytes(root):
     return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".snakemake_timestamp"}
 

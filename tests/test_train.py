@@ -206,3 +206,25 @@ def test_saved_model_standardises_with_training_statistics(dataset, tmp_path):
     assert float(np.ravel(layer.mean)[0]) != pytest.approx(snapshots.mean(), rel=1e-3)
     mlp_layer = keras.saving.load_model(per_cell / "model.keras").get_layer("standardise")
     np.testing.assert_allclose(np.ravel(mlp_layer.mean), train.mean(axis=0).ravel(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_samples, n_features", [(300, 40), (50, 120)])  # more samples than features, and fewer
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_streamed_ridge_matches_scikit_learns_ridge_cv(n_samples, n_features, n_targets):
+    from sklearn.linear_model import RidgeCV
+
+    from karman.loader import SnapshotBatches
+    from karman.train import streamed_ridge_cv
+
+    rng = np.random.default_rng(1)
+    features = rng.standard_normal((n_samples, n_features)).astype(np.float32) + 0.5
+    targets = features[:, :n_targets] @ rng.standard_normal((n_targets, n_targets)) + 3.0 + 0.3 * rng.standard_normal((n_samples, n_targets))
+    targets = targets[:, 0] if n_targets == 1 else targets
+    field = xr.DataArray(features, dims=("sample", "x")).chunk({"sample": 64})
+    batches = SnapshotBatches(field, np.arange(n_samples), np.zeros(n_samples), 32, flatten=True)  # batches of 32 from chunks of 64
+    alphas = [0.01, 1.0, 30.0, 1000.0]
+    coef, intercept, alpha = streamed_ridge_cv(batches, targets, alphas)
+    reference = RidgeCV(alphas=alphas).fit(features, targets)
+    assert alpha == reference.alpha_
+    np.testing.assert_allclose(coef.reshape(np.shape(reference.coef_)), reference.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(intercept.reshape(np.shape(reference.intercept_)), reference.intercept_, rtol=1e-7)

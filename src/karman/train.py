@@ -2,7 +2,8 @@
 sample — the Reynolds number from a vorticity snapshot, or (ω0, γ, ε) from a Duffing response.
 
 Three kinds of model, chosen by a config entry's `type`:
-- `ridge`: scikit-learn RidgeCV on the flattened sample, saved as plain arrays (npz);
+- `ridge`: ridge regression on the flattened sample with α chosen by leave-one-out error, as
+  scikit-learn's RidgeCV does, but streamed from the store; saved as plain arrays (npz);
 - `mlp`: a Keras 3 multilayer perceptron on the flattened sample;
 - `cnn`: a Keras 3 convolutional network on the sample as an image.
 
@@ -25,7 +26,6 @@ import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
-from sklearn.linear_model import RidgeCV
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from karman.loader import SnapshotBatches, keras_fit_data
@@ -244,23 +244,64 @@ def fit_keras(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.n
     return predicted.reshape(targets.shape)
 
 
+def streamed_ridge_cv(batches: SnapshotBatches, targets: np.ndarray, alphas) -> tuple[np.ndarray, np.ndarray, float]:
+    """Ridge regression with the intercept unpenalised and α chosen by leave-one-out error, as
+    scikit-learn's RidgeCV does, from unshuffled batches of samples (`targets` in their
+    order): memory grows with the number of features (their Gram matrix), not of samples.
+
+    One pass accumulates the centred Gram matrix G = X_cᵀX_c and X_cᵀy; its eigenvectors give
+    every α's coefficients; a second pass sums each α's leave-one-out residuals
+    (y − ŷ) / (1 − h), with the leverage h = x_cᵀ (G + α)⁻¹ x_c + 1/n of each sample.
+    Returns coef (targets, features), intercept (targets,) and the chosen α.
+    """
+    targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+    n, features = len(targets), int(np.prod(batches.sample_shape))
+    gram, cross, total = np.zeros((features, features)), np.zeros((features, targets.shape[1])), np.zeros(features)
+    for i in range(len(batches)):
+        x, rows = np.asarray(batches[i][0], dtype=np.float64), slice(i * batches.batch_size, (i + 1) * batches.batch_size)
+        gram += x.T @ x
+        cross += x.T @ targets[rows]
+        total += x.sum(axis=0)
+    mean_x, mean_y = total / n, targets.mean(axis=0)
+    gram -= n * np.outer(mean_x, mean_x)
+    cross -= n * np.outer(mean_x, mean_y)
+    eigenvalues, vectors = np.linalg.eigh(gram)
+    projected = vectors.T @ cross
+    alphas = [float(alpha) for alpha in alphas]
+    coefs = [vectors @ (projected / (eigenvalues + alpha)[:, None]) for alpha in alphas]
+    squared_errors = np.zeros(len(alphas))
+    for i in range(len(batches)):
+        x, rows = np.asarray(batches[i][0], dtype=np.float64) - mean_x, slice(i * batches.batch_size, (i + 1) * batches.batch_size)
+        z2 = (x @ vectors) ** 2
+        for a, (alpha, coef) in enumerate(zip(alphas, coefs)):
+            leverage = z2 @ (1.0 / (eigenvalues + alpha)) + 1.0 / n
+            residual = (targets[rows] - mean_y - x @ coef) / (1.0 - leverage)[:, None]
+            squared_errors[a] += (residual**2).sum()
+    best = int(np.argmin(squared_errors))
+    coef = coefs[best].T
+    return coef, mean_y - coef @ mean_x, alphas[best]
+
+
 def fit_ridge(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.ndarray, model_dir: Path) -> np.ndarray:
-    """RidgeCV on the training samples (RidgeCV needs them in memory; the rest is streamed)."""
+    """Ridge regression with α chosen by leave-one-out error among `alphas` (streamed_ridge_cv),
+    saved as plain arrays; the training samples are read batch by batch, never all at once."""
     train = np.flatnonzero(splits == "train")
-    features = np.nan_to_num(field.isel(sample=train).values.reshape(len(train), -1))
-    ridge = RidgeCV(alphas=spec["alphas"]).fit(features, targets[train])
-    log.info("RidgeCV chose alpha=%g", ridge.alpha_)
+    training = SnapshotBatches(field, train, np.zeros(len(train)), PREDICT_BATCH, flatten=True)
+    coef, intercept, alpha = streamed_ridge_cv(training, targets[train], spec["alphas"])
+    log.info("ridge regression: leave-one-out error chose alpha=%g", alpha)
+    single = np.ndim(targets) == 1
+    coef, intercept = (coef[0], intercept[0]) if single else (coef, intercept)
     # Plain arrays, never pickle: predictions are features @ coef.T + intercept.
-    np.savez(model_dir / "model.npz", coef=ridge.coef_, intercept=np.asarray(ridge.intercept_), alpha=np.asarray(ridge.alpha_))
+    np.savez(model_dir / "model.npz", coef=coef, intercept=np.asarray(intercept), alpha=np.asarray(alpha))
     everything = SnapshotBatches(field, np.arange(len(splits)), np.zeros(len(splits)), PREDICT_BATCH, flatten=True)
-    return np.concatenate([ridge.predict(everything[i][0]) for i in range(len(everything))])
+    return np.concatenate([everything[i][0] @ np.transpose(coef) + intercept for i in range(len(everything))])
 
 
 def fit_model(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.ndarray, model_dir: Path, *, backend: str, threads: int,
               gpu: bool, shuffle_mb: float, output_name: str) -> tuple[np.ndarray, str]:
     """Fit the model `spec` describes; its predictions for every sample and the device it used."""
     if spec["type"] == "ridge":
-        return fit_ridge(spec, field, targets, splits, model_dir), "CPU (scikit-learn)"
+        return fit_ridge(spec, field, targets, splits, model_dir), "CPU (numpy)"
     if spec["type"] not in KERAS_MODELS:
         raise ValueError(f"model type {spec['type']!r} is not supported; allowed: ridge, {', '.join(KERAS_MODELS)}")
     predicted = fit_keras(spec, field, targets, splits, model_dir, backend=backend, threads=threads, gpu=gpu, shuffle_mb=shuffle_mb,

@@ -245,6 +245,15 @@ def test_a_checkpoint_of_other_parameters_is_ignored(tmp_path, caplog):
     assert "belongs to other parameters" in caplog.text and "resuming" not in caplog.text
 
 
+@pytest.mark.parametrize("window, interval", [(20.0, 0.04), (40.0, 0.2)])  # the default and config/sweep.yaml
+def test_strouhal_number_resolves_a_small_fraction_of_the_5_percent_band(window, interval):
+    times = 40 + np.arange(int(round(window / interval))) * interval
+    rng = np.random.default_rng(0)
+    for strouhal in np.linspace(0.16, 0.25, 19):  # Re 100 to 1200
+        lift = np.sin(2 * np.pi * strouhal * times + 1.0) + 0.1 * np.sin(4 * np.pi * strouhal * times) + 0.05 * rng.standard_normal(len(times))
+        assert strouhal_number(lift, times) == pytest.approx(strouhal, abs=1 / (32 * window) + 1e-9), strouhal
+
+
 def test_strouhal_number_of_a_sine():
     times = np.arange(0, 40, 0.1)
     assert strouhal_number(np.sin(2 * np.pi * 0.21 * times), times) == pytest.approx(0.21, abs=0.005)

@@ -179,12 +179,22 @@ def to_dataset(params: FlowParameters, samples: Samples, mask: np.ndarray, backe
     return flow_dataset(u, v, mask, times, *params.coordinates(), attrs, **forces)
 
 
-def write_flow(output: str | os.PathLike, *, reynolds: float, flow: dict, checkpoint_every: int = 2000) -> None:
-    """The `flow` stage for `source: simulate`: run the solver, write the store."""
-    output = Path(output)
-    # The checkpoint lives beside the store, so that a killed job resumes where it stopped.
-    checkpoint = output.with_name(f".{output.name}.checkpoint.npz")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    dataset = simulate(flow_parameters(reynolds, flow), flow.get("backend", "cpu"), checkpoint=checkpoint, checkpoint_every=checkpoint_every)
-    write_store(dataset, output, chunks={"time": 32}, check=lambda path, name: check_store(path, FLOW, name))
-    log.info("wrote %s (St = %.3f, mean c_D = %.3f)", output, dataset.attrs["strouhal"], dataset.attrs["drag_coefficient"])
+def write_flow(outputs: Sequence[str | os.PathLike], *, reynolds: Sequence[float], flow: dict, checkpoint_every: int = 2000) -> None:
+    """The `flow` stage for `source: simulate`: run the solver, write one store per Reynolds number.
+
+    Several Reynolds numbers run side by side in one lattice (`run_batch`; each store is bit
+    for bit that of its own run), one alone as one channel.
+    """
+    outputs = [Path(output) for output in outputs]
+    if len(outputs) != len(reynolds):
+        raise ValueError(f"{len(outputs)} flow stores for {len(reynolds)} Reynolds numbers")
+    # The checkpoint lives beside the (first) store, so that a killed job resumes where it stopped.
+    checkpoint = outputs[0].with_name(f".{outputs[0].name}.checkpoint.npz")
+    outputs[0].parent.mkdir(parents=True, exist_ok=True)
+    channels = [flow_parameters(value, flow) for value in reynolds]
+    backend = flow.get("backend", "cpu")
+    sim, samples = run_batch(channels, backend, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+    for output, params, channel in zip(outputs, channels, samples):
+        dataset = to_dataset(params, channel, sim.mask, backend)
+        write_store(dataset, output, chunks={"time": 32}, check=lambda path, name: check_store(path, FLOW, name))
+        log.info("wrote %s (St = %.3f, mean c_D = %.3f)", output, dataset.attrs["strouhal"], dataset.attrs["drag_coefficient"])

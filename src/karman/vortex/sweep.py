@@ -40,3 +40,14 @@ def store_name(reynolds: float) -> str:
     """`re` and the Reynolds number with five integer digits, and decimals only where it has them
     (re00300, re00173.33, re01200): the same Re always has the same name, and names sort by Re."""
     return "re" + f"{round(reynolds, DECIMALS):0{6 + DECIMALS}.{DECIMALS}f}".rstrip("0").rstrip(".")
+
+
+def flow_batches(values, width: float) -> dict[int, list[float]]:
+    """The Reynolds numbers of each bin [k width, (k + 1) width), by k; none for width 0 (one
+    Re per job). Bins depend on the values alone, so adding a Re changes only its own bin."""
+    if not width:
+        return {}
+    batches: dict[int, list[float]] = {}
+    for value in sorted(values):
+        batches.setdefault(int(value // width), []).append(value)
+    return batches
