@@ -93,7 +93,9 @@ def comparison_model_dirs(wildcards=None):
 
 
 def comparison_dirs(wildcards=None):
-    return canonical({strategy: {name: f"results/comparison/{strategy}/models/{name}" for name in sorted(MODELS)} for strategy in COMPARED_SPLITS})
+    return canonical(
+        {strategy: {name: f"results/comparison/{strategy}/models/{name}" for name in sorted(MODELS)} for strategy in COMPARED_SPLITS}
+    )
 
 
 def all_model_files(wildcards=None):
@@ -108,7 +110,10 @@ def vortex_report_inputs(wildcards=None):
     """What the vortex street's section of the report reads, by name."""
     return {
         "vortex_gallery": "results/fields/gallery.png",
-        **{f"vortex_{name}": f"results/report/figures/{name}.png" for name in ("class_balance", "embedding", "physics", "predicted_vs_true", "error_by_reynolds", "learning_curves")},
+        **{
+            f"vortex_{name}": f"results/report/figures/{name}.png"
+            for name in ("class_balance", "embedding", "physics", "predicted_vs_true", "error_by_reynolds", "learning_curves")
+        },
         "vortex_split_summary": "results/split/summary.json",
         "vortex_flow_summary": "results/flow/summary.json",
         "vortex_validation": FLOW_VALIDATION,
@@ -120,8 +125,17 @@ def vortex_report_inputs(wildcards=None):
 def vortex_benchmarks(wildcards=None):
     """The benchmark files of the vortex street's jobs, for the report's wall-time table
     (simulate_flow has none: it is a cached rule, and its log gives its time)."""
-    files = [getattr(rules, name).benchmark for name in ("summarise_flow", "compute_vorticity", "plot_vorticity_gallery", "make_split",
-                                                "embed_training_snapshots", "plot_report_figures")]
+    files = [
+        getattr(rules, name).benchmark
+        for name in (
+            "summarise_flow",
+            "compute_vorticity",
+            "plot_vorticity_gallery",
+            "make_split",
+            "embed_training_snapshots",
+            "plot_report_figures",
+        )
+    ]
     files += expand(rules.download_flow.benchmark, re=sorted(REYNOLDS)) if config["flow"]["source"] == "download" else []
     files += [rules.validate_flow_solver.benchmark] if FLOW_VALIDATION else []
     files += expand(rules.train_baseline.benchmark, model=BASELINE_MODELS) + expand(rules.train_network.benchmark, model=NETWORK_MODELS)
@@ -169,12 +183,14 @@ def duffing_model_dirs(wildcards=None):
     return canonical({name: f"results/duffing/models/{name}" for name in sorted(DUFFING_MODELS)})
 
 
-
 def duffing_report_inputs(wildcards=None):
     """What the Duffing oscillator's section of the report reads, by name."""
     return {
         "duffing_examples": "results/duffing/report/examples.png",
-        **{f"duffing_{name}": f"results/duffing/report/{name}.png" for name in ("predicted_vs_true", "learning_curves", "generalisation_gap")},
+        **{
+            f"duffing_{name}": f"results/duffing/report/{name}.png"
+            for name in ("predicted_vs_true", "learning_curves", "generalisation_gap")
+        },
         "duffing_splits": expand("results/duffing/split/{kind}.json", kind=DUFFING_KINDS),
         "duffing_models": duffing_model_files(),
     }

@@ -137,9 +137,19 @@ rule plot_duffing_figures:
     input:
         models=duffing_model_files,
     output:
-        predicted_vs_true=report("results/duffing/report/predicted_vs_true.png", caption="../report/duffing_predicted_vs_true.rst", category="Duffing oscillator"),
-        learning_curves=report("results/duffing/report/learning_curves.png", caption="../report/duffing_learning_curves.rst", category="Duffing oscillator"),
-        generalisation_gap=report("results/duffing/report/generalisation_gap.png", caption="../report/duffing_generalisation_gap.rst", category="Duffing oscillator"),
+        predicted_vs_true=report(
+            "results/duffing/report/predicted_vs_true.png",
+            caption="../report/duffing_predicted_vs_true.rst",
+            category="Duffing oscillator",
+        ),
+        learning_curves=report(
+            "results/duffing/report/learning_curves.png", caption="../report/duffing_learning_curves.rst", category="Duffing oscillator"
+        ),
+        generalisation_gap=report(
+            "results/duffing/report/generalisation_gap.png",
+            caption="../report/duffing_generalisation_gap.rst",
+            category="Duffing oscillator",
+        ),
     log:
         "logs/plot_duffing_figures.log",
     benchmark:

@@ -37,7 +37,6 @@ if config["flow"]["source"] == "simulate" and not FLOW_BATCHES:
         script:
             "../scripts/simulate_flow.py"
 
-
 elif config["flow"]["source"] == "simulate":
 
     # flow.batch_width: the Reynolds numbers of each bin of that width side by side in one
@@ -68,7 +67,6 @@ elif config["flow"]["source"] == "simulate":
                 "../envs/karman.yaml"
             script:
                 "../scripts/simulate_flow.py"
-
 
 elif config["flow"]["source"] == "download":
 
@@ -357,8 +355,12 @@ rule plot_report_figures:
         class_balance=report("results/report/figures/class_balance.png", caption="../report/class_balance.rst", category="Data"),
         embedding=report("results/report/figures/embedding.png", caption="../report/embedding.rst", category="Data"),
         physics=report("results/report/figures/physics.png", caption="../report/physics.rst", category="Physics checks"),
-        predicted_vs_true=report("results/report/figures/predicted_vs_true.png", caption="../report/predicted_vs_true.rst", category="Models"),
-        error_by_reynolds=report("results/report/figures/error_by_reynolds.png", caption="../report/error_by_reynolds.rst", category="Models"),
+        predicted_vs_true=report(
+            "results/report/figures/predicted_vs_true.png", caption="../report/predicted_vs_true.rst", category="Models"
+        ),
+        error_by_reynolds=report(
+            "results/report/figures/error_by_reynolds.png", caption="../report/error_by_reynolds.rst", category="Models"
+        ),
         learning_curves=report("results/report/figures/learning_curves.png", caption="../report/learning_curves.rst", category="Models"),
     log:
         "logs/plot_report_figures.log",

@@ -1,5 +1,6 @@
 """The configuration is validated, with defaults filled in, before any job runs."""
 
+import copy
 import re
 import subprocess
 import sys
@@ -7,16 +8,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.utils import validate
 
-from snakemake.exceptions import WorkflowError
 
 from karman.config import ConfigError, check_system_names
+from karman.schema import key_path, set_at, shown, validate_config
 from karman.duffing.config import check_duffing
 from karman.vortex.config import check_vortex
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = str(REPO / "schemas/config.schema.yaml")
+SCHEMA = REPO / "schemas/config.schema.yaml"
 
 
 def check_config(config: dict) -> None:
@@ -26,8 +26,7 @@ def check_config(config: dict) -> None:
 
 
 def validated(config: dict) -> dict:
-    validate(config, SCHEMA)
-    return config
+    return validate_config(config, SCHEMA)
 
 
 def test_default_config_is_valid_and_complete():
@@ -61,7 +60,7 @@ def test_schema_fills_defaults_down_to_each_model():
     ({"models": {"m": {"type": "transformer"}}}, "transformer"),
 ])
 def test_bad_values_are_rejected_naming_the_key(config, key):
-    with pytest.raises(WorkflowError, match=key):
+    with pytest.raises(ConfigError, match=key):
         validated(config)
 
 
@@ -125,7 +124,7 @@ def test_download_settings_take_the_course_defaults():
 
 def test_course_data_example_is_valid_once_checksums_are_filled_in():
     text = (REPO / "config/course-data.yaml").read_text()
-    with pytest.raises(WorkflowError, match=r"sha256"):  # the placeholders are rejected, naming the key
+    with pytest.raises(ConfigError, match=r"sha256"):  # the placeholders are rejected, naming the key
         validated(yaml.safe_load(text))
     filled = re.sub(r"FILL-IN\S*", HEX, text)
     config = validated(yaml.safe_load(filled))
@@ -144,7 +143,7 @@ def test_course_data_example_is_valid_once_checksums_are_filled_in():
     (download_config({}, cadence=2), "cadence"),
 ])
 def test_bad_download_values_are_rejected_naming_the_key(config, key):
-    with pytest.raises(WorkflowError, match=key):
+    with pytest.raises(ConfigError, match=key):
         validated(config)
 
 
@@ -204,7 +203,7 @@ def test_duffing_defaults_are_the_course_notes_settings():
     ({"duffing": {"models": {"m": {"type": "cnn", "padding": "full"}}}}, "padding"),
 ])
 def test_bad_duffing_values_are_rejected_by_the_schema_naming_the_key(config, key):
-    with pytest.raises(WorkflowError, match=key):
+    with pytest.raises(ConfigError, match=key):
         validated(config)
 
 
@@ -237,3 +236,85 @@ def test_the_vortex_street_under_its_old_name_gets_an_error_naming_the_new_one(t
     result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "`karman` is now called `vortex`" in result.stdout + result.stderr
+
+
+# Every leaf of config.yaml, mutated: each bad value is refused before any job, on one
+# screen, naming the full key path, the value given and what is allowed.
+DEFAULT_CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def leaves(value, path=()):
+    """(path, value) of every scalar or list in a config."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaves(item, (*path, key))
+    else:
+        yield path, value
+
+
+def mappings(value, path=()):
+    if isinstance(value, dict):
+        yield path
+        for key, item in value.items():
+            yield from mappings(item, (*path, key))
+
+
+def mutated(path, value) -> dict:
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    set_at(config, path, value)
+    return config
+
+
+def refused(config) -> str:
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config, SCHEMA)
+    message = str(caught.value)
+    assert len(message.splitlines()) <= 12 and "$defs" not in message and "Failed validating" not in message  # one screen, no schema dump
+    return message
+
+
+def wrong_type(value):
+    """A value of another type: text for numbers, booleans, null and lists, a number for text."""
+    return 12345 if isinstance(value, str) else "fast"
+
+
+@pytest.mark.parametrize("path, value", list(leaves(DEFAULT_CONFIG)), ids=lambda p: key_path(p) if isinstance(p, tuple) else None)
+def test_a_value_of_the_wrong_type_names_the_key_the_value_and_what_is_allowed(path, value):
+    bad = wrong_type(value)
+    message = refused(mutated(path, bad))
+    assert f"{key_path(path)} is {shown(bad)}; allowed: " in message, message
+
+
+NUMBERS = [(path, value) for path, value in leaves(DEFAULT_CONFIG) if isinstance(value, (int, float)) and not isinstance(value, bool)]
+
+
+@pytest.mark.parametrize("path, value", NUMBERS, ids=lambda p: key_path(p) if isinstance(p, tuple) else None)
+def test_a_number_out_of_range_names_the_key_the_value_and_the_range(path, value):
+    bad = -10**9 if isinstance(value, int) else -1e9
+    message = refused(mutated(path, bad))
+    assert f"{key_path(path)} is {shown(bad)}; allowed: " in message and re.search(r"[≥>≤<] ", message), message
+
+
+@pytest.mark.parametrize("path", list(mappings(DEFAULT_CONFIG)), ids=lambda p: key_path(p))
+def test_an_unknown_key_anywhere_is_named_with_the_keys_that_are_known_there(path):
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    (get_at(config, path) if path else config)["colour"] = "blue"
+    message = refused(config)
+    if path in (("models",), ("duffing", "models")):  # a new name there is a model, and "blue" is not one
+        assert f"{key_path((*path, 'colour'))} is blue; allowed: a mapping" in message, message
+    else:
+        assert re.search(rf"{re.escape(key_path(path))}: unknown key colour; the keys there are \w", message), message
+
+
+def test_command_line_values_are_read_as_the_numbers_the_schema_expects():
+    config = validate_config({"reynolds": ["300", "600"], "flow": {"mach": "0.05", "validate": "false"}, "split": {"seed": "3"}}, SCHEMA)
+    assert config["reynolds"] == [300, 600] and config["flow"]["mach"] == 0.05 and config["flow"]["validate"] is False
+    assert config["split"]["seed"] == 3
+    with pytest.raises(ConfigError, match=r"reynolds\[1\] is fast; allowed: a number"):
+        validate_config({"reynolds": ["300", "fast"]}, SCHEMA)
+
+
+def get_at(config: dict, path):
+    for part in path:
+        config = config[part]
+    return config

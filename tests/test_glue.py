@@ -1,10 +1,12 @@
 """Glue between Snakemake and the library: canonical params and code digests that follow meaning."""
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from conftest import edit
+from conftest import REPO, edit
 from karman import workflow
 from karman.workflow import behaviour, canonical, code_digest, karman_imports
 
@@ -68,3 +70,10 @@ def test_report_digest_covers_its_templates(package_copy, module, template):
     report = code_digest(module)
     (package_copy / template).write_text((package_copy / template).read_text() + "<!-- changed -->")
     assert code_digest(module) != report
+
+
+def test_the_rules_are_formatted_with_snakefmt_and_pass_snakemakes_lint():
+    formatted = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules"], cwd=REPO, capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr  # run `uv run snakefmt Snakefile rules` to format
+    lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0 and "Congratulations, your workflow is in a good condition!" in lint.stdout + lint.stderr, lint.stdout[-3000:]
