@@ -1,7 +1,6 @@
 """The documentation: the configuration reference in step with the schema, and no broken link."""
 
 import re
-from pathlib import Path
 
 import pytest
 
