@@ -59,8 +59,10 @@ def test_digest_ignores_modules_a_rule_does_not_run(package_copy):
     edit(package_copy / "train.py", "PREDICT_BATCH = 256", "PREDICT_BATCH = 128")
     edit(package_copy / "cli.py", 'help="also read and decode every chunk', 'help="read and decode every chunk')
     assert code_digest("karman.vortex.simulation") == simulation
+    validation = code_digest("karman.vortex.validation")
     edit(package_copy / "vortex/lattice.py", "HOLD_DENSITY_EVERY = 200", "HOLD_DENSITY_EVERY = 100")
     assert code_digest("karman.vortex.simulation") != simulation
+    assert code_digest("karman.vortex.validation") != validation  # the validation runs the solver too
     assert code_digest("karman.vortex.download") == download  # the solver is not what a download runs
 
 
