@@ -33,6 +33,7 @@ BENCHMARKS = {
     "train-streaming": train.bench_train_streaming,
     "learning-splits": train.bench_learning_splits,
     "learning-reynolds": train.bench_learning_reynolds,
+    "sweep": train.bench_sweep,
     "duffing-throughput": duffing.bench_duffing_throughput,
     "duffing-learning": duffing.bench_duffing_learning,
 }

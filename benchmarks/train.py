@@ -154,3 +154,23 @@ def bench_learning_reynolds(scratch: Path, repeats: int) -> None:
         print(f"learning-reynolds {count} training Re: CNN test MAE {metrics['test']['mae']:.1f} (R² {metrics['test']['r2']:.3f}) on the "
               f"held-out Re {', '.join(f'{re:g}' for re in test)} (per Re: {per_re}); trained on {', '.join(f'{re:g}' for re in trained)}; "
               f"{time.perf_counter() - started:.0f} s", flush=True)
+
+
+def bench_sweep(scratch: Path, repeats: int) -> None:
+    """config/sweep.yaml end to end from an empty working directory (a scratch one), on 2 cores:
+    its wall time, how many flows lie within the physics bands, and the models' test scores on
+    the held-out Reynolds numbers beside the random split's."""
+    config = sweep_config()
+    workdir = scratch / "sweep"
+    started = time.perf_counter()
+    run_workflow(workdir, config)
+    minutes = (time.perf_counter() - started) / 60
+    flows = json.loads((workdir / "results/flow/summary.json").read_text())["flows"]
+    inside = sum(flow["strouhal"]["within"] and flow["drag_coefficient"]["within"] for flow in flows)
+    print(f"sweep: {minutes:.1f} min end to end on 2 cores for {len(flows)} Reynolds numbers; {inside} of {len(flows)} flows within "
+          "the St (±5 %) and mean c_D (±10 %) bands")
+    for name in config["models"]:
+        held = json.loads((workdir / f"results/models/{name}/metrics.json").read_text())["test"]
+        random = json.loads((workdir / f"results/comparison/random/models/{name}/metrics.json").read_text())["test"]
+        print(f"sweep {name}: {held['mae'] / random['mae']:.2f}x test MAE on held-out Re over the random split "
+              f"({held['mae']:.1f} vs {random['mae']:.1f}; R² {held['r2']:.4f} vs {random['r2']:.4f})")

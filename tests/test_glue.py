@@ -74,8 +74,6 @@ def test_report_digest_covers_its_templates(package_copy, module, template):
     assert code_digest(module) != report
 
 
-def test_the_rules_are_formatted_with_snakefmt_and_pass_snakemakes_lint():
+def test_the_rules_are_formatted_with_snakefmt():  # and lint-clean: tests/test_workflow.py
     formatted = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules"], cwd=REPO, capture_output=True, text=True)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr  # run `uv run snakefmt Snakefile rules` to format
-    lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert lint.returncode == 0 and "Congratulations, your workflow is in a good condition!" in lint.stdout + lint.stderr, lint.stdout[-3000:]

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from karman.check import violations
+from karman.duffing.report import FIGURES as DUFFING_FIGURES
+from karman.vortex.report import FIGURES as VORTEX_FIGURES
 from karman.vortex.store import FLOW, VORTICITY
 from karman.vortex.plots import physics_points
 from karman.vortex.sweep import store_name
@@ -103,7 +105,7 @@ def test_report_is_self_contained(tiny_run):
     for model in ("ridge", "mlp", "cnn"):
         metrics = json.loads((tiny_run / f"results/models/{model}/metrics.json").read_text())
         assert f"{metrics['test']['r2']:.4f}" in html
-    assert html.count('src="data:image/png;base64,') == 6 + 4  # the vortex street's figures and the Duffing section's
+    assert html.count('src="data:image/png;base64,') == len(VORTEX_FIGURES) + len(DUFFING_FIGURES)  # both systems' figures
     # Nothing is fetched from anywhere: no external scripts, styles or images.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html and "<link" not in html
@@ -131,6 +133,6 @@ def test_snakemake_report_collects_every_figure(tiny_run):
     snakemake(tiny_run, "--report", "report.zip")
     with zipfile.ZipFile(tiny_run / "report.zip") as archive:
         names = "\n".join(archive.namelist())
-    for figure in ("gallery.png", "class_balance.png", "embedding.png", "strouhal.png", "predicted_vs_true.png", "learning_curves.png",
-                   "examples.png", "generalisation_gap.png"):
+    for figure in ("gallery.png", "class_balance.png", "embedding.png", "physics.png", "predicted_vs_true.png", "error_by_reynolds.png",
+                   "learning_curves.png", "examples.png", "generalisation_gap.png"):
         assert figure in names

@@ -111,8 +111,9 @@ def describe(error: ValidationError, root: dict, validator) -> str:
                 f"the keys there are {', '.join(sorted(known))}")
     if error.validator == "required":
         return f"{path}: {error.message.split(' ')[0]} is missing; it is required there"
-    description = resolve(error.schema, root).get("description", "")
-    hint = f" ({' '.join(description.split())[:160]})" if description else ""
+    description = " ".join(resolve(error.schema, root).get("description", "").split())
+    description = description if len(description) <= 160 else description[:160].rsplit(" ", 1)[0] + " …"
+    hint = f" ({description})" if description else ""
     return f"{path} is {shown(error.instance)}; allowed: {allowed(error.schema, root)}{hint}"
 
 
