@@ -38,13 +38,12 @@ OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSpro
 PREDICT_BATCH = 256
 
 
-def load_split(store_path: str | os.PathLike, assignment_csv: str | os.PathLike, variable: str) -> tuple[xr.DataArray, pd.DataFrame]:
-    """The lazy input variable of a store and the split table, checked against each other."""
+def load_assignment(field: xr.DataArray, assignment_csv: str | os.PathLike, store_path: str | os.PathLike) -> pd.DataFrame:
+    """The split table, checked against the samples of `field` (the input variable of the store at `store_path`)."""
     assignment = pd.read_csv(assignment_csv)
-    field = open_store(store_path)[variable]
     if field.sizes["sample"] != len(assignment) or not np.array_equal(field["sample"].values, assignment["sample"].to_numpy()):
         raise ValueError(f"{assignment_csv} does not list the samples of {store_path} ({len(assignment)} vs {field.sizes['sample']} samples)")
-    return field, assignment
+    return assignment
 
 
 def input_statistics(field: xr.DataArray, train: np.ndarray, standardise: str = "global") -> tuple[np.ndarray, np.ndarray]:
@@ -257,10 +256,14 @@ def streamed_ridge_cv(batches: SnapshotBatches, targets: np.ndarray, alphas) -> 
     targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
     n, features = len(targets), int(np.prod(batches.sample_shape))
     gram, cross, total = np.zeros((features, features)), np.zeros((features, targets.shape[1])), np.zeros(features)
-    for i in range(len(batches)):
-        x, rows = np.asarray(batches[i][0], dtype=np.float64), slice(i * batches.batch_size, (i + 1) * batches.batch_size)
+
+    def samples_and_targets():
+        for i in range(len(batches)):
+            yield np.asarray(batches[i][0], dtype=np.float64), targets[i * batches.batch_size:(i + 1) * batches.batch_size]
+
+    for x, y in samples_and_targets():
         gram += x.T @ x
-        cross += x.T @ targets[rows]
+        cross += x.T @ y
         total += x.sum(axis=0)
     mean_x, mean_y = total / n, targets.mean(axis=0)
     gram -= n * np.outer(mean_x, mean_x)
@@ -270,12 +273,12 @@ def streamed_ridge_cv(batches: SnapshotBatches, targets: np.ndarray, alphas) -> 
     alphas = [float(alpha) for alpha in alphas]
     coefs = [vectors @ (projected / (eigenvalues + alpha)[:, None]) for alpha in alphas]
     squared_errors = np.zeros(len(alphas))
-    for i in range(len(batches)):
-        x, rows = np.asarray(batches[i][0], dtype=np.float64) - mean_x, slice(i * batches.batch_size, (i + 1) * batches.batch_size)
+    for x, y in samples_and_targets():
+        x = x - mean_x
         z2 = (x @ vectors) ** 2
         for a, (alpha, coef) in enumerate(zip(alphas, coefs)):
             leverage = z2 @ (1.0 / (eigenvalues + alpha)) + 1.0 / n
-            residual = (targets[rows] - mean_y - x @ coef) / (1.0 - leverage)[:, None]
+            residual = (y - mean_y - x @ coef) / (1.0 - leverage)[:, None]
             squared_errors[a] += (residual**2).sum()
     best = int(np.argmin(squared_errors))
     coef = coefs[best].T
@@ -327,7 +330,8 @@ def train_model(samples_path: str | os.PathLike, assignment_csv: str | os.PathLi
     model_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(samples_path)
     declared = declaration(store)
-    field, assignment = load_split(samples_path, assignment_csv, variable=declared.variable)
+    field = store[declared.variable]
+    assignment = load_assignment(field, assignment_csv, samples_path)
     names = list(declared.targets)
     true = pd.DataFrame({name: store[name].values for name in names})
     splits = assignment["split"].to_numpy()
