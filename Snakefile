@@ -1,8 +1,11 @@
 # karman: physical systems -> ML-ready stores -> split -> models -> report.
 # Systems: the vortex street (rules/vortex.smk) and the Duffing oscillator (rules/duffing.smk).
-from snakemake.utils import min_version, validate
+from pathlib import Path
 
-from karman.config import check_system_names
+from snakemake.utils import min_version
+
+from karman.recovery import clear_interrupted_run
+from karman.settings import checked_config
 
 min_version("9.0")
 
@@ -10,8 +13,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-check_system_names(config)
-validate(config, "schemas/config.schema.yaml")
+# The config checked whole (schema, defaults, each system's checks) before any job: a bad
+# value stops here on one screen, naming the key, the value and what is allowed.
+checked_config(config, Path(workflow.basedir) / "schemas/config.schema.yaml")
 
 
 report: "report/workflow.rst"
@@ -21,6 +25,12 @@ include: "rules/common.smk"
 include: "rules/vortex.smk"
 include: "rules/duffing.smk"
 include: "rules/report.smk"
+
+
+# Before the first job of a real run (not -n), under the working directory's lock: remove what
+# an interrupted run left half-written.
+onstart:
+    clear_interrupted_run("results")
 
 
 localrules:

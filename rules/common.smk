@@ -3,10 +3,8 @@
 # rules/vortex.smk, rules/duffing.smk and rules/report.smk.
 import re
 
-from karman.duffing.config import check_duffing
 from karman.split import settings_for
-from karman.vortex.config import check_vortex
-from karman.vortex.sweep import flow_batches, store_name
+from karman.vortex.sweep import flow_batches, reynolds_values, store_name
 from karman.workflow import canonical, code_digest
 
 
@@ -26,11 +24,11 @@ def model_files(name, models, root):
 SYSTEMS = config["systems"]
 
 
-# The vortex street (rules/vortex.smk): its config checked, its targets and input functions.
+# The vortex street (rules/vortex.smk): its targets and input functions.
 
 
 # The sweep's Reynolds numbers by the name of their flow store (re00300 -> 300.0).
-REYNOLDS = {store_name(reynolds).removeprefix("re"): reynolds for reynolds in check_vortex(config)}
+REYNOLDS = {store_name(reynolds).removeprefix("re"): reynolds for reynolds in reynolds_values(config["reynolds"])}
 # What a simulation depends on: every flow setting but whether to validate the solver and how
 # the Reynolds numbers are batched into jobs (which changes no store).
 SIMULATION_SETTINGS = {key: value for key, value in config["flow"].items() if key not in ("validate", "batch_width")}
@@ -143,10 +141,7 @@ def vortex_benchmarks(wildcards=None):
     return files + expand(rules.train_comparison_model.benchmark, strategy=COMPARED_SPLITS, model=sorted(MODELS))
 
 
-# The Duffing oscillator (rules/duffing.smk): its config checked, its targets and input functions.
-
-
-check_duffing(config["duffing"])
+# The Duffing oscillator (rules/duffing.smk): its targets and input functions.
 
 # The Duffing oscillator's settings (`duffing`).
 DUFFING = config["duffing"]

@@ -46,6 +46,23 @@ def quiet_zarr_warnings():
         yield
 
 
+# Every output is written under a partial name beside its destination and renamed into place
+# when whole: `.{name}.partial-{random}`. A job killed midway leaves such a path; the next run
+# removes them (karman.recovery) before any job starts.
+PARTIAL_MARK = ".partial-"
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """A fresh temporary name beside `path` for writing it whole before it is renamed into place."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}")
+
+
+def is_partial(path: Path) -> bool:
+    """Whether `path` is the partial name of an output (see `partial_path`)."""
+    return path.name.startswith(".") and PARTIAL_MARK in path.name
+
+
 def write_store(dataset: xr.Dataset, path: str | os.PathLike, chunks: dict[str, int] | None = None,
                 check: Callable[[Path, str], None] | None = None) -> None:
     """Write `dataset` to a Zarr store at `path` so that it appears whole or not at all.
@@ -55,7 +72,7 @@ def write_store(dataset: xr.Dataset, path: str | os.PathLike, chunks: dict[str, 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
+    partial = partial_path(path)
     try:
         with quiet_zarr_warnings():
             dataset.to_zarr(partial, mode="w", zarr_format=3, consolidated=True, encoding=compressed_encoding(dataset, chunks))

@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from karman.check import check_store
-from karman.stores import write_store
+from karman.stores import partial_path, write_store
 from karman.vortex.lattice import CylinderFlow
 from karman.vortex.parameters import FlowParameters, flow_parameters, reynolds_label
 from karman.vortex.store import FLOW, flow_dataset, strouhal_number
@@ -65,9 +65,10 @@ def _parameters_json(channels: Sequence[FlowParameters]) -> str:
 
 def save_checkpoint(path: Path, channels: Sequence[FlowParameters], sim: CylinderFlow, done: int, samples: Sequence[Samples]) -> None:
     """The whole state of a run, written atomically (plain arrays, no pickle)."""
-    partial = path.with_name(path.name + ".partial.npz")
+    partial = partial_path(path)
     recorded = {name: np.stack([vars(channel)[name][:done] for channel in samples]) for name in vars(samples[0])}
-    np.savez(partial, parameters=np.array(_parameters_json(channels)), done=np.array(done), **sim.state(), **recorded)
+    with open(partial, "wb") as out:  # a file object: np.savez would add ".npz" to a bare name
+        np.savez(out, parameters=np.array(_parameters_json(channels)), done=np.array(done), **sim.state(), **recorded)
     os.replace(partial, path)
 
 

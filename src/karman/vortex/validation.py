@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 
+from karman.stores import partial_path
 from karman.vortex.parameters import FlowParameters
 from karman.vortex.simulation import run
 from karman.vortex.store import strouhal_number
@@ -130,7 +131,7 @@ def validate(names: list[str] | None = None, diameter_cells: float | None = None
 def write_validation(output: str | os.PathLike, backend: str = "cpu") -> None:
     """The validation table as JSON, written whole or not at all."""
     rows = validate(backend=backend)
-    partial = Path(output).with_name(Path(output).name + ".partial")
+    partial = partial_path(output)
     partial.write_text(json.dumps({"cases": rows}, indent=2))
     os.replace(partial, output)
     failed = [f"{row['case']} {row['quantity']}" for row in rows if not row["passed"]]
