@@ -9,6 +9,7 @@ the schema expects.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -71,62 +72,81 @@ def allowed(schema: dict, root: dict) -> str:
         return shown(schema["const"])
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else types
-    words = " or ".join(TYPE_WORDS.get(name, name) for name in types) or "a value"
+    of_list = list_words(schema, root) if "array" in types else ""
+    of_list = f" ({of_list.strip()})" if of_list and len(types) > 1 else of_list
+    words = " or ".join(TYPE_WORDS.get(name, name) + (of_list if name == "array" else "") for name in types) or "a value"
     bounds = [f"{sign} {schema[key]:g}" for key, sign in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"),
                                                            ("exclusiveMaximum", "<")) if key in schema]
     if bounds:
         words += " " + " and ".join(bounds)
-    if "minItems" in schema or "maxItems" in schema:
-        low, high = schema.get("minItems"), schema.get("maxItems")
-        items = "item" if (high if low is None else low) == 1 and (low == high or high is None) else "items"
-        words += f" of {low} {items}" if low == high else f" of at least {low} {items}" if high is None else f" of {low} to {high} items"
-    if "items" in schema and isinstance(schema["items"], dict):
-        words += f", each {allowed(schema['items'], root)}"
     if "pattern" in schema:
         words += f" matching {schema['pattern']}"
     return words
 
 
+def list_words(schema: dict, root: dict) -> str:
+    """What a list must hold, in words: " of at least 2 distinct items, each a number"."""
+    words = ""
+    items = "distinct items" if schema.get("uniqueItems") else "items"
+    if "minItems" in schema or "maxItems" in schema:
+        low, high = schema.get("minItems"), schema.get("maxItems")
+        if (high if low is None else low) == 1 and (low == high or high is None):
+            items = items.removesuffix("s")
+        words += f" of {low} {items}" if low == high else f" of at least {low} {items}" if high is None else f" of {low} to {high} {items}"
+    elif schema.get("uniqueItems"):
+        words += f" of {items}"
+    if "items" in schema and isinstance(schema["items"], dict):
+        words += f", each {allowed(schema['items'], root)}"
+    return words
+
+
 def known_keys(schema: dict, instance, root: dict, validator) -> set[str]:
-    """The keys a mapping may have under `schema`, following allOf, $ref and the if/then that applies."""
+    """The keys a mapping may have under `schema`, following allOf, $ref and the if/then that
+    applies; where no if/then applies (a model without a known type), the keys of all of them."""
     schema = resolve(schema, root)
     keys = set(schema.get("properties", {}))
+    branches = []
     for part in schema.get("allOf", []):
         part = resolve(part, root)
         if "if" in part:
-            if validator.evolve(schema=part["if"]).is_valid(instance):
-                keys |= known_keys(part.get("then", {}), instance, root, validator)
+            branches.append((validator.evolve(schema=part["if"]).is_valid(instance), part.get("then", {})))
         else:
             keys |= known_keys(part, instance, root, validator)
+    applying = [then for applies, then in branches if applies] or [then for _, then in branches]
+    for then in applying:
+        keys |= known_keys(then, instance, root, validator)
     return keys
 
 
-def describe(error: ValidationError, root: dict, validator) -> str:
-    """One line: the key, the value given and what is allowed there."""
-    path = key_path(error.absolute_path)
+def did_you_mean(given, choices: Iterable) -> str:
+    """" (did you mean kernel_size?)" for a near miss among `choices`, else ""."""
+    close = difflib.get_close_matches(str(given), [str(choice) for choice in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def describe(error: ValidationError, root: dict, validator) -> list[str]:
+    """One line per bad key: the full key path, the value given and what is allowed there."""
+    path = list(error.absolute_path)
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
-        known = known_keys(error.schema, error.instance, root, validator)
-        unknown = sorted(set(error.instance) - known)
-        return (f"{path}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                f"the keys there are {', '.join(sorted(known))}")
+        known = sorted(known_keys(error.schema, error.instance, root, validator))
+        return [f"{key_path([*path, key])} is {shown(error.instance[key])}, but {key_path(path)} has no key {key}{did_you_mean(key, known)}; "
+                f"allowed keys: {', '.join(known)}" for key in sorted(set(error.instance) - set(known))]
     if error.validator == "required":
-        return f"{path}: {error.message.split(' ')[0]} is missing; it is required there"
-    description = " ".join(resolve(error.schema, root).get("description", "").split())
+        return [f"{key_path(path)}: {error.message.split(' ')[0]} is missing; it is required there"]
+    schema = resolve(error.schema, root)
+    description = " ".join(schema.get("description", "").split())
     description = description if len(description) <= 160 else description[:160].rsplit(" ", 1)[0] + " …"
     hint = f" ({description})" if description else ""
-    return f"{path} is {shown(error.instance)}; allowed: {allowed(error.schema, root)}{hint}"
+    near = did_you_mean(error.instance, schema["enum"]) if error.validator == "enum" and isinstance(error.instance, str) else ""
+    return [f"{key_path(path)} is {shown(error.instance)}{near}; allowed: {allowed(error.schema, root)}{hint}"]
 
 
 def relevant(errors: list[ValidationError]) -> list[ValidationError]:
-    """The errors worth showing: an 'unknown keys' error that only follows from a deeper error
-    in the same mapping (a branch of the model schema failed) is left out."""
-    paths = [tuple(error.absolute_path) for error in errors]
-    kept = []
-    for error, path in zip(errors, paths):
-        consequence = error.validator == "unevaluatedProperties" and any(len(p) > len(path) and p[:len(path)] == path for p in paths)
-        if not consequence and (error.validator, path) not in {(e.validator, tuple(e.absolute_path)) for e in kept}:
-            kept.append(error)
-    return sorted(kept, key=lambda error: key_path(error.absolute_path))
+    """The errors worth showing, each once, in the order of their keys."""
+    kept = {}
+    for error in errors:
+        kept.setdefault((error.validator, tuple(error.absolute_path)), error)
+    return sorted(kept.values(), key=lambda error: key_path(error.absolute_path))
 
 
 def from_text(value: str, types) -> object | None:
@@ -168,8 +188,9 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
             break
     errors = relevant(list(validator.iter_errors(config)))
     if errors:
-        lines = [describe(error, root, validator) for error in errors[:MAX_ERRORS]]
-        more = f"\n  … and {len(errors) - MAX_ERRORS} more" if len(errors) > MAX_ERRORS else ""
+        lines = [line for error in errors for line in describe(error, root, validator)]
+        more = f"\n  … and {len(lines) - MAX_ERRORS} more" if len(lines) > MAX_ERRORS else ""
+        lines = lines[:MAX_ERRORS]
         raise ConfigError("the config has values that are not allowed:\n  - " + "\n  - ".join(lines) + more
                           + "\n(every key, with its default and what it allows: docs/configuration.md)")
     return config

@@ -26,7 +26,12 @@ def reynolds_values(setting: list | dict) -> list[float]:
         values = np.geomspace(low, high, count) if spacing == "log" else np.linspace(low, high, count)
     else:
         values = np.asarray(setting, dtype=float)
-    values = sorted({round(float(value), DECIMALS) for value in values})
+    rounded = [round(float(value), DECIMALS) for value in values]
+    twice = sorted({value for value in rounded if rounded.count(value) > 1})
+    if twice:
+        raise SweepError(f"reynolds: Re {', '.join(f'{value:g}' for value in twice)} {'is' if len(twice) == 1 else 'are'} given twice "
+                         f"(Reynolds numbers are rounded to 0.{'0' * (DECIMALS - 1)}1); list each once")
+    values = sorted(set(rounded))
     if len(values) < 2:
         raise SweepError(f"reynolds: a sweep needs at least two different Reynolds numbers; got {values}")
     below = [value for value in values if value < SHEDDING_ONSET]

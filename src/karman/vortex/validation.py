@@ -33,7 +33,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 
 from karman.stores import partial_path
