@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import math
 import os
 import shutil
 import uuid
@@ -75,12 +77,18 @@ def write_store(dataset: xr.Dataset, path: str | os.PathLike, chunks: dict[str, 
     partial = partial_path(path)
     try:
         with quiet_zarr_warnings():
-            dataset.to_zarr(partial, mode="w", zarr_format=3, consolidated=True, encoding=compressed_encoding(dataset, chunks))
+            # every chunk written, even one of fill values only: a missing chunk file then means damage (damaged_chunks)
+            dataset.to_zarr(partial, mode="w", zarr_format=3, consolidated=True, encoding=compressed_encoding(dataset, chunks),
+                            write_empty_chunks=True)
         if check is not None:
             check(partial, os.fspath(path))
         if path.exists():
             shutil.rmtree(path)
         os.replace(partial, path)
+    except OSError as error:  # a full disk, a read-only folder: the reason and the store, not a traceback from deep in Zarr
+        raise StoreError(f"{os.fspath(path)}: cannot write the store: {error.strerror or error}"
+                         f"{f' ({error.filename})' if error.filename else ''}; nothing of it was kept. "
+                         "Free space or make the folder writable, then rerun") from error
     finally:
         if partial.exists():
             shutil.rmtree(partial)
@@ -96,6 +104,10 @@ def open_store(path: str | os.PathLike) -> xr.Dataset:
         raise StoreError(f"{os.fspath(path)}: no Zarr store there")
     try:
         with quiet_zarr_warnings():
+            damaged = damaged_chunks(path)
+            if damaged:
+                raise StoreError(f"{os.fspath(path)} is damaged: {', '.join(damaged[:3])}{' and more' if len(damaged) > 3 else ''}. "
+                                 f"Remove it (rm -r {os.fspath(path)}) and rerun: the workflow writes it again")
             dataset = xr.open_zarr(path, zarr_format=3)
         # Coordinates such as reynolds(sample) are small: load them so they can index.
         return dataset.assign_coords({name: coord.load() for name, coord in dataset.coords.items()})
@@ -103,6 +115,31 @@ def open_store(path: str | os.PathLike) -> xr.Dataset:
         raise
     except Exception as error:  # zarr/xarray raise many kinds: JSON, KeyError, ValueError…
         raise StoreError(f"{os.fspath(path)}: cannot read the store ({type(error).__name__}: {error})") from error
+
+
+def damaged_chunks(path: str | os.PathLike) -> list[str]:
+    """The chunk files of a store that are missing or cut short, as "chunk u/c/3/0/0 is missing".
+
+    Zarr reads a missing chunk as fill values without a word, so a deleted file would go
+    unnoticed; `write_store` writes every chunk, so each one must be there. A Blosc chunk
+    states its own length in its header (bytes 12–16), so a truncated one is found without
+    decompressing it.
+    """
+    problems = []
+    for name, array in zarr.open_group(path, mode="r", zarr_format=3).arrays():
+        grid = [range(math.ceil(size / chunk)) for size, chunk in zip(array.shape, array.chunks)]
+        blosc = isinstance(array.metadata.codecs[-1], zarr.codecs.BloscCodec)
+        for index in itertools.product(*grid):
+            key = f"{name}/{array.metadata.chunk_key_encoding.encode_chunk_key(index)}"
+            file = Path(path) / key
+            if not file.is_file():
+                problems.append(f"chunk {key} is missing")
+            elif blosc:
+                with open(file, "rb") as chunk:
+                    header = chunk.read(16)
+                if len(header) < 16 or int.from_bytes(header[12:16], "little") != file.stat().st_size:
+                    problems.append(f"chunk {key} is cut short ({file.stat().st_size} bytes)")
+    return problems
 
 
 @dataclass(frozen=True)
