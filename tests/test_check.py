@@ -12,7 +12,7 @@ import xarray as xr
 from karman.check import check_store, violations
 from karman.cli import main
 from karman.vortex.fields import write_vorticity
-from karman.stores import StoreError, open_store, write_store
+from karman.stores import StoreError, damaged_chunks, open_store, write_store
 from karman.vortex.store import FLOW, VORTICITY
 
 ATTRS = {"reynolds": 100.0, "source": "simulate", "solver": "test", "karman_version": "test"}
@@ -61,9 +61,20 @@ def test_every_violation_is_reported(tmp_path):
 def test_a_deleted_chunk_is_found(flow_store):
     chunk = next(p for p in (flow_store / "u").rglob("*") if p.is_file() and p.name != "zarr.json")
     chunk.unlink()
-    assert violations(flow_store, FLOW) == ["u: 1 of 4 chunks missing"]
-    with pytest.raises(StoreError, match=r"re100.zarr breaks the flow store contract:\n  - u: 1 of 4 chunks missing"):
+    key = chunk.relative_to(flow_store)
+    assert violations(flow_store, FLOW) == [f"{flow_store} is damaged: chunk {key} is missing. Remove it (rm -r {flow_store}) and rerun: "
+                                            "the workflow writes it again"]
+    with pytest.raises(StoreError, match=rf"re100.zarr breaks the flow store contract:\n  - .*re100.zarr is damaged: chunk {key} is missing"):
         check_store(flow_store, FLOW)
+
+
+def test_a_truncated_chunk_is_found_without_decompressing_it(flow_store):
+    chunk = next(p for p in (flow_store / "u").rglob("*") if p.is_file() and p.name != "zarr.json")
+    with open(chunk, "r+b") as data:
+        data.truncate(chunk.stat().st_size - 1)
+    assert damaged_chunks(flow_store) == [f"chunk {chunk.relative_to(flow_store)} is cut short or garbled ({chunk.stat().st_size} bytes)"]
+    with pytest.raises(StoreError, match="is damaged: chunk .* is cut short"):
+        open_store(flow_store)
 
 
 def test_garbled_metadata_names_the_store(flow_store):
@@ -95,7 +106,7 @@ def test_a_bad_store_is_never_written(tmp_path):
 
 def test_the_fields_stage_refuses_a_broken_flow_store(flow_store, tmp_path):
     shutil.rmtree(flow_store / "v")
-    with pytest.raises(StoreError, match="v: listed in the consolidated metadata, but its array is missing"):
+    with pytest.raises(StoreError, match="re100.zarr is damaged: chunk v/c/0/0/0 is missing"):
         write_vorticity([flow_store], tmp_path / "vorticity.zarr", crop={"x": [0, 2], "y": [-1, 1]},
                         downsample={"factor": 1, "method": "stride"}, sample_chunk=3)
     assert not (tmp_path / "vorticity.zarr").exists()
@@ -115,8 +126,10 @@ def test_command_line_reports_and_exits_non_zero(flow_store, tmp_path, capsys):
 
 def test_a_garbled_chunk_is_named_when_the_fields_stage_reads_it(flow_store, tmp_path):
     chunk = flow_store / "u" / "c" / "1" / "0" / "0"
-    chunk.write_bytes(b"garbage" * 10)
-    assert violations(flow_store, FLOW) == []  # the routine check reads metadata only
+    garbage = bytearray(b"garbage" * 10)
+    garbage[12:16] = len(garbage).to_bytes(4, "little")  # a Blosc header that states the chunk's length
+    chunk.write_bytes(garbage)
+    assert violations(flow_store, FLOW) == []  # the routine check reads metadata and chunk headers only
     assert violations(flow_store, FLOW, deep=True) == ["u: chunk 1.0.0 cannot be decoded (RuntimeError: error during blosc decompression: -1)"]
     with pytest.raises(StoreError, match=r"flow stores are damaged:\n  - .*re100.zarr: u: chunk 1.0.0 cannot be decoded"):
         write_vorticity([flow_store], tmp_path / "vorticity.zarr", crop={"x": [0, 2], "y": [-1, 1]},

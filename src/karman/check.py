@@ -34,25 +34,22 @@ def matches(dataset, contract: Contract) -> bool:
 
 
 def chunk_problems(path: str | os.PathLike, names: list[str]) -> list[str]:
-    """Variables whose own metadata is unreadable or some of whose chunks are absent.
+    """Variables whose own metadata is unreadable or missing.
 
-    Zarr would silently read fill values for absent chunks. The per-array metadata is
-    read directly, not from the consolidated copy, so a damaged array is found too.
+    The per-array metadata is read directly, not from the consolidated copy, so a damaged
+    array is found too (absent or cut chunks: `karman.stores.damaged_chunks`, on opening).
     """
     problems = []
     with quiet_zarr_warnings():
         group = zarr.open_group(path, mode="r", use_consolidated=False)
         for name in names:
             try:
-                array = group[name]
+                group[name]
             except KeyError:
                 problems.append(f"{name}: listed in the consolidated metadata, but its array is missing from the store")
                 continue
             except Exception as error:
                 problems.append(f"{name}: cannot read its metadata ({type(error).__name__}: {error})")
-                continue
-            if array.nchunks_initialized < array.nchunks:
-                problems.append(f"{name}: {array.nchunks - array.nchunks_initialized} of {array.nchunks} chunks missing")
     return problems
 
 

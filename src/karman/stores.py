@@ -123,7 +123,7 @@ def damaged_chunks(path: str | os.PathLike) -> list[str]:
     Zarr reads a missing chunk as fill values without a word, so a deleted file would go
     unnoticed; `write_store` writes every chunk, so each one must be there. A Blosc chunk
     states its own length in its header (bytes 12–16), so a truncated one is found without
-    decompressing it.
+    decompressing it (a chunk garbled within its length is found only on decoding).
     """
     problems = []
     for name, array in zarr.open_group(path, mode="r", zarr_format=3).arrays():
@@ -138,7 +138,7 @@ def damaged_chunks(path: str | os.PathLike) -> list[str]:
                 with open(file, "rb") as chunk:
                     header = chunk.read(16)
                 if len(header) < 16 or int.from_bytes(header[12:16], "little") != file.stat().st_size:
-                    problems.append(f"chunk {key} is cut short ({file.stat().st_size} bytes)")
+                    problems.append(f"chunk {key} is cut short or garbled ({file.stat().st_size} bytes)")
     return problems
 
 
