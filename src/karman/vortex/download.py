@@ -1,10 +1,21 @@
 """The `flow` stage for `source: download`: published velocity fields instead of a simulation.
 
-One file per Reynolds number is downloaded (HTTP(S), or file:// for a local copy) into a
-temporary directory outside `results/`, its SHA-256 is checked while it streams in, it
-is read according to `flow.download.format` and converted to the flow store contract
+One file per Reynolds number is downloaded (HTTP(S), or file:// for a local copy) under a
+partial name beside its store (`results/flow/.re00300.zarr.download.partial-…`, see
+`karman.stores.partial_path`: the workflow's recovery sweep removes it if the job is
+killed), its SHA-256 is checked while it streams in, it is read according to
+`flow.download.format`, checked, and converted to the flow store contract
 (docs/data-format.md): u, v (time, y, x) float32 in units of the inflow speed U, NaN
 inside the cylinder, x and y in cylinder diameters from the cylinder centre, time in D/U.
+The file is removed once read; the store is written whole or not at all.
+
+What comes back is refused, with a message that names the URL, what was found and what
+is allowed, when it is an HTML page (a login or error page sent with status 200, a web
+page about the file), when its coordinates are not in the contract's units (a `units`
+attribute other than D or D/U, an x/y spacing other than 1/diameter_cells D, times that do
+not strictly increase, a cylinder centre outside the grid), when a velocity outside the
+cylinder is NaN or infinite, when it shows a solid body (zero velocity in every frame)
+away from where the settings put the cylinder, or when the inflow is not about 1 U.
 
 Formats (`flow.download.format`):
 
@@ -38,18 +49,18 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import html
 import logging
 import math
 import os
 import pickle
 import re
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
 
@@ -59,7 +70,7 @@ import xarray as xr
 from karman import __version__
 from karman.check import check_store
 from karman.vortex.store import FLOW, flow_dataset, inside_cylinder, strouhal_number
-from karman.stores import quiet_zarr_warnings, write_store
+from karman.stores import partial_path, quiet_zarr_warnings, write_store
 
 log = logging.getLogger(__name__)
 
@@ -100,53 +111,114 @@ def checksum_hint(url: str, setting: str = "flow.download.files.<Re>.sha256") ->
     )
 
 
-def download(url: str, sha256: str, destination_dir: str | os.PathLike, *, timeout: float = 60.0,
-             progress_every: float = 10.0, setting: str = "flow.download.files.<Re>.sha256") -> Path:
-    """Download `url` into `destination_dir` and return the file's path once its SHA-256 is `sha256`.
-
-    The file streams into a temporary name in `destination_dir` (put that directory outside
-    `results/`, e.g. a `tempfile.TemporaryDirectory`) while its checksum is computed, and is
-    renamed only after the checksum matched. Any failure raises DownloadError naming the URL
-    and what was expected, and leaves nothing behind; `setting` names the config key of the
-    checksum in the advice on filling it in.
-    """
+def _expected_checksum(url: str, sha256: str, setting: str) -> str:
     expected = str(sha256).strip().lower()
     if not SHA256_PATTERN.match(expected):
         raise DownloadError(f"{url}: the expected sha256 {sha256!r} is not 64 hexadecimal digits. {checksum_hint(url, setting)}")
-    destination_dir = Path(destination_dir)
-    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name or "download"
-    handle, partial_name = tempfile.mkstemp(dir=destination_dir, prefix=f".{name}.", suffix=".partial")
-    partial = Path(partial_name)
+    return expected
+
+
+def fetch(url: str, sha256: str, path: str | os.PathLike, *, timeout: float = 60.0, progress_every: float = 10.0,
+          setting: str = "flow.download.files.<Re>.sha256") -> int:
+    """Download `url` into the file `path` and return its size once it is verified.
+
+    Verified means: its SHA-256 is `sha256` and it is not an HTML page (which servers send
+    with status 200 for a login page, a missing file or a page about the file). Any
+    failure raises DownloadError naming the URL, what came back and what was expected, and
+    removes `path`; `setting` names the config key of the checksum in the advice given.
+    """
+    expected = _expected_checksum(url, sha256, setting)
+    path = Path(path)
     try:
-        with os.fdopen(handle, "wb") as out:
-            actual, size = _stream(url, out, timeout=timeout, progress_every=progress_every)
+        with open(path, "wb") as out:
+            actual, size, head, content_type = _stream(url, out, timeout=timeout, progress_every=progress_every)
+        if looks_like_html(head):
+            raise DownloadError(html_page_message(url, head, content_type, size, actual, expected, setting))
         if actual != expected:
             raise DownloadError(
                 f"{url}: checksum mismatch: expected sha256 {expected}, got {actual} ({size} bytes). "
                 "The file is not the one the configuration names (or it changed on the server). " + checksum_hint(url, setting)
             )
-        target = destination_dir / name
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    log.info("downloaded %s (%d bytes, sha256 %s)", url, size, expected)
+    return size
+
+
+def download(url: str, sha256: str, destination_dir: str | os.PathLike, *, timeout: float = 60.0,
+             progress_every: float = 10.0, setting: str = "flow.download.files.<Re>.sha256") -> Path:
+    """Download `url` into `destination_dir` and return the file's path once it is verified (see `fetch`).
+
+    The file streams into a partial name in `destination_dir` (`karman.stores.partial_path`)
+    and is renamed only after it was verified. Any failure raises DownloadError naming the
+    URL and what was expected, and leaves nothing behind.
+    """
+    _expected_checksum(url, sha256, setting)
+    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name or "download"
+    target = Path(destination_dir) / name
+    partial = partial_path(target)
+    try:
+        fetch(url, sha256, partial, timeout=timeout, progress_every=progress_every, setting=setting)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    log.info("downloaded %s (%d bytes, sha256 %s)", url, size, expected)
     return target
 
 
-def _stream(url: str, out, *, timeout: float, progress_every: float) -> tuple[str, int]:
-    """Copy the body at `url` to the open file `out`; return its SHA-256 and size. Errors name the URL."""
+HEAD_BYTES = 4096  # the start of a body, kept to recognise an HTML page
+
+
+def looks_like_html(head: bytes) -> bool:
+    """Whether a body that starts with `head` is an HTML page (none of the data formats starts with '<')."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html")):
+        return True
+    return text.startswith(b"<") and any(tag in text for tag in (b"<html", b"<head", b"<body"))
+
+
+def html_page_message(url: str, head: bytes, content_type: str, size: int, actual: str, expected: str, setting: str) -> str:
+    """What to tell the user when an HTML page came back from `url` instead of the data file."""
+    match = re.search(rb"<title[^>]*>(.*?)</title", head, re.IGNORECASE | re.DOTALL)
+    title = " ".join(html.unescape(match.group(1).decode("utf-8", "replace")).split())[:100] if match else ""
+    found = (f'titled "{title}"' if title else "untitled") + f", {size} bytes" + (f", Content-Type {content_type}" if content_type else "")
+    parsed = urllib.parse.urlparse(url)
+    github = (f" (on GitHub that is the 'raw' link: {url.replace('/blob/', '/raw/', 1)})"
+              if parsed.hostname in ("github.com", "www.github.com") and "/blob/" in parsed.path else "")
+    url_setting = setting.rsplit(".", 1)[0] + ".url"
+    if actual == expected:
+        checksum = (f" Its sha256 is the one in {setting}: that checksum was taken of this page, not of the data; "
+                    "take it again from the real file.")
+    else:
+        checksum = f" (Its sha256 {actual} is not the expected {expected} either.)"
+    return (
+        f"{url}: an HTML page came back, not the data file (a web page {found}). Servers send such a page with status 200 "
+        "for a login or access page, a file that is not there, or a web page about the file rather than the file itself. "
+        f"Expected the file's own bytes: open the URL in a browser, find the direct download link{github} and put it in "
+        f"{url_setting}.{checksum}"
+    )
+
+
+def _stream(url: str, out, *, timeout: float, progress_every: float) -> tuple[str, int, bytes, str]:
+    """Copy the body at `url` to the open file `out`; return its SHA-256, its size, its first
+    HEAD_BYTES bytes and the Content-Type the server gave. Errors name the URL."""
     digest = hashlib.sha256()
     received = 0
+    head = b""
+    content_type = ""
     try:
         request = urllib.request.Request(url, headers={"User-Agent": f"karman/{__version__}"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
+            content_type = response.headers.get("Content-Type") or ""
             total = int(length) if length and length.isdigit() else None
             log.info("downloading %s (%s)", url, f"{total / 1e6:.1f} MB" if total is not None else "size unknown")
             start = last_report = time.perf_counter()
             while chunk := response.read(CHUNK_BYTES):
                 out.write(chunk)
                 digest.update(chunk)
+                if len(head) < HEAD_BYTES:
+                    head += chunk[:HEAD_BYTES - len(head)]
                 received += len(chunk)
                 now = time.perf_counter()
                 if now - last_report > progress_every:
@@ -165,7 +237,7 @@ def _stream(url: str, out, *, timeout: float, progress_every: float) -> tuple[st
         raise DownloadError(f"{url}: the download failed after {received} bytes ({type(error).__name__}: {error}); expected the whole file. Try again.") from None
     if total is not None and received != total:
         raise DownloadError(f"{url}: the connection closed after {received} of {total} bytes; expected the whole file. Try again.")
-    return digest.hexdigest(), received
+    return digest.hexdigest(), received, head, content_type
 
 
 # --- the course's pickled arrays, unpickled without running code -------------------------------
@@ -234,7 +306,7 @@ def load_pickled_array(path: str | os.PathLike) -> np.ndarray:
 @dataclass
 class VelocityFields:
     """u, v (time, y, x) in the file's velocity units (u times `u_sign`: the course stores -u);
-    coordinates the file carried, else None."""
+    coordinates the file carried, else None; the `units` attributes the file gave them."""
 
     u: np.ndarray
     v: np.ndarray
@@ -242,6 +314,7 @@ class VelocityFields:
     x: np.ndarray | None = None
     y: np.ndarray | None = None
     time: np.ndarray | None = None
+    units: dict[str, str] = field(default_factory=dict)
 
 
 def expected_grid(settings: dict) -> tuple[int, int]:
@@ -261,10 +334,11 @@ def _component_array(array: np.ndarray, url: str, settings: dict, negate_u: bool
     """Split a (time, x, y, 2) array into u, v (time, y, x)."""
     ny, nx = expected_grid(settings)
     if array.ndim != 4 or array.shape[3] != 2 or array.shape[1:3] != (nx, ny) or array.shape[0] < 1:
+        swapped = " (x and y look swapped: this layout has x before y)" if nx != ny and array.shape[1:3] == (ny, nx) else ""
         raise DownloadError(
             f"{url}: expected an array (time, x, y, components) of shape (frames, {nx}, {ny}, 2) for "
             f"flow.download.format {settings['format']!r} (grid from flow.download.diameter_cells, domain_length, domain_height), "
-            f"got shape {tuple(array.shape)}"
+            f"got shape {tuple(array.shape)}{swapped}"
         )
     _check_numeric(array.dtype, url, "the array")
     return VelocityFields(u=np.transpose(array[..., 0], (0, 2, 1)), v=np.transpose(array[..., 1], (0, 2, 1)),
@@ -310,11 +384,16 @@ def _from_xarray(dataset: xr.Dataset, url: str) -> VelocityFields:
     arrays = {}
     for name in ("u", "v"):
         variable = dataset[name]
-        if set(variable.dims) != {"time", "y", "x"}:
-            raise DownloadError(f"{url}: variable {name!r} has dims {variable.dims}; expected (time, y, x)")
+        if set(variable.dims) != {"time", "y", "x"} or variable.ndim != 3:
+            raise DownloadError(
+                f"{url}: variable {name!r} has dims {variable.dims}; expected the three dims 'time', 'y', 'x' (in any order, "
+                "named exactly so: time in D/U, y across and x along the flow, in cylinder diameters D). Rename them in the file "
+                "(e.g. xarray's `dataset.rename({'t': 'time', 'lat': 'y', 'lon': 'x'})`) and put the file's new sha256 in the config."
+            )
         arrays[name] = variable.transpose("time", "y", "x").values
     coords = {name: np.asarray(dataset[name].values, dtype=np.float64) for name in ("x", "y", "time") if name in dataset.coords}
-    return VelocityFields(u=arrays["u"], v=arrays["v"], **coords)
+    units = {name: str(dataset[name].attrs["units"]) for name in (*coords, "u", "v") if "units" in dataset[name].attrs}
+    return VelocityFields(u=arrays["u"], v=arrays["v"], units=units, **coords)
 
 
 def read_netcdf(path: Path, url: str, settings: dict) -> VelocityFields:
@@ -364,42 +443,202 @@ def read_fields(path: str | os.PathLike, url: str, settings: dict) -> VelocityFi
 
 # --- conversion to the flow store contract -------------------------------------------------------
 
-def _coordinate(values: np.ndarray | None, default: np.ndarray, name: str, size: int, url: str) -> np.ndarray:
+# `units` attributes that mean the contract's units, compared without case and spaces; a
+# dimensionless spelling is taken to mean them too. Coordinates without `units` are taken as they are.
+DIMENSIONLESS = ("", "1", "-", "none", "dimensionless", "nondimensional", "non-dimensional")
+COORDINATE_UNITS = {
+    "x": ("D", ("d", "diameter", "diameters", "cylinderdiameter", "cylinderdiameters", "cylinderdiameterd", *DIMENSIONLESS)),
+    "y": ("D", ("d", "diameter", "diameters", "cylinderdiameter", "cylinderdiameters", "cylinderdiameterd", *DIMENSIONLESS)),
+    "time": ("D/U", ("d/u", "du-1", "du^-1", "d.u-1", "d*u^-1", "convective", "convectivetime", "convectiveunits", *DIMENSIONLESS)),
+}
+COORDINATE_MEANING = {
+    "x": "x along the flow in cylinder diameters D from the cylinder centre",
+    "y": "y across the flow in cylinder diameters D from the cylinder centre",
+    "time": "time in convective units D/U",
+}
+COORDINATE_FIX = {
+    "x": "convert it (divide by the diameter, subtract the cylinder centre's position), or leave the coordinate out and karman "
+         "computes it from flow.download.diameter_cells and cylinder_x",
+    "y": "convert it (divide by the diameter, subtract the cylinder centre's position), or leave the coordinate out and karman "
+         "computes it from flow.download.diameter_cells and cylinder_y",
+    "time": "convert it (t·U/D), or leave the coordinate out and karman numbers the frames flow.download.frame_interval D/U apart",
+}
+INFLOW_RANGE = (0.5, 2.0)  # the inflow in units of U, where the data are checked for it
+STILL = 1e-6  # |velocity| in U at or below which a cell does not move
+
+
+def _coordinate(values: np.ndarray | None, default: np.ndarray, name: str, size: int, url: str, settings: dict,
+                units: str | None = None) -> np.ndarray:
+    """The file's coordinate `name` once it is checked against the contract, or `default` if the file has none."""
     if values is None:
         return default
+    symbol, allowed = COORDINATE_UNITS[name]
+    if units is not None and "".join(units.split()).lower() not in allowed:
+        raise DownloadError(
+            f"{url}: coordinate {name!r} has units {units!r}; expected {COORDINATE_MEANING[name]} (units {symbol!r}, "
+            f"or no units attribute). Karman does not convert units: {COORDINATE_FIX[name]}."
+        )
     values = np.asarray(values, dtype=np.float64)
     if values.shape != (size,):
         raise DownloadError(f"{url}: coordinate {name!r} has shape {values.shape}; expected ({size},) to match the velocities")
-    if size > 1 and not np.all(np.diff(values) > 0):
-        raise DownloadError(f"{url}: coordinate {name!r} is not strictly increasing")
+    if not np.all(np.isfinite(values)):
+        index = int(np.argmin(np.isfinite(values)))
+        raise DownloadError(f"{url}: coordinate {name!r} holds {values[index]} at index {index}; expected finite values ({COORDINATE_MEANING[name]})")
+    steps = np.diff(values)
+    if size > 1 and not np.all(steps > 0):
+        index = int(np.argmin(steps > 0))
+        what = "frame" if name == "time" else "cell centre"
+        raise DownloadError(
+            f"{url}: coordinate {name!r} is not strictly increasing: {name}[{index + 1}] = {values[index + 1]:.6g} "
+            f"{'repeats' if steps[index] == 0 else 'is earlier than' if name == 'time' else 'is less than'} "
+            f"{name}[{index}] = {values[index]:.6g} ({_steps_not_increasing(steps)} of {size - 1} steps do not increase). "
+            f"Expected each {what} after the one before "
+            f"({COORDINATE_MEANING[name]}, strictly increasing"
+            + (": frames in time order, none twice — files or restarts joined together often repeat or go back in time)."
+               if name == "time" else ").")
+        )
+    if name in ("x", "y") and size > 1:
+        spacing = 1.0 / float(settings["diameter_cells"])
+        if not np.allclose(steps, spacing, rtol=1e-3, atol=0):
+            found = (f"{steps[0]:.4g} apart" if np.allclose(steps, steps[0], rtol=1e-3, atol=0)
+                     else f"{steps.min():.4g} to {steps.max():.4g} apart")
+            raise DownloadError(
+                f"{url}: coordinate {name!r} has cell centres {found} (from {values[0]:.4g} to {values[-1]:.4g}); expected "
+                f"{spacing:.4g} D between cell centres (1/flow.download.diameter_cells = 1/{settings['diameter_cells']:g}), "
+                f"{COORDINATE_MEANING[name]}. Coordinates in metres, millimetres or cells are not converted: {COORDINATE_FIX[name]}."
+            )
     return values
 
 
+def _steps_not_increasing(steps: np.ndarray) -> int:
+    return int(np.sum(~(steps > 0)))
+
+
+def _describe_axis(name: str, values: np.ndarray, from_file: bool) -> str:
+    setting = "cylinder_x" if name == "x" else "cylinder_y"
+    source = "the file's coordinate" if from_file else f"from flow.download.{setting} = {-values[0]:g}"
+    return f"{name} runs from {values[0]:.4g} to {values[-1]:.4g} D ({source})"
+
+
+def _check_cylinder_inside(x: np.ndarray, y: np.ndarray, url: str, from_file: dict[str, bool]) -> None:
+    """The cylinder (diameter 1, centred on the origin) must lie inside the grid."""
+    for name, values in (("x", x), ("y", y)):
+        half_cell = (values[1] - values[0]) / 2 if len(values) > 1 else 0.5
+        if values[0] - half_cell > -0.5 + 1e-9 or values[-1] + half_cell < 0.5 - 1e-9:
+            advice = ("Is the file's origin at a corner of the domain? Subtract the cylinder centre's position from x and y, or leave "
+                      "them out and karman computes them from flow.download.cylinder_x and cylinder_y."
+                      if from_file[name] else
+                      "Check flow.download.cylinder_x and cylinder_y: the cylinder centre's distance from the first column and row, in D.")
+            raise DownloadError(
+                f"{url}: the cylinder (centre at x = 0, y = 0, diameter 1 D) is not inside the grid: "
+                f"{_describe_axis(name, values, from_file[name])}; expected x and y measured from the cylinder centre, with the "
+                f"whole cylinder inside the domain. {advice}"
+            )
+
+
+def _body(cells: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, float, int] | None:
+    """Centre (x, y) and size of `cells` (y, x) where they form one compact body away from the domain's
+    edges (walls and inflow/outflow columns are left out), if it lies more than a radius from the origin."""
+    inner = cells.copy()
+    inner[:2], inner[-2:], inner[:, :2], inner[:, -2:] = False, False, False, False
+    rows, columns = np.nonzero(inner)
+    if len(rows) < 2 or np.ptp(x[columns]) > 3 or np.ptp(y[rows]) > 3:
+        return None
+    centre_x, centre_y = float(x[columns].mean()), float(y[rows].mean())
+    return (centre_x, centre_y, len(rows)) if math.hypot(centre_x, centre_y) > 0.5 else None
+
+
+def _misplaced(body: tuple[float, float, int], x: np.ndarray, y: np.ndarray, from_file: dict[str, bool]) -> str:
+    centre_x, centre_y, _ = body
+    where = (f"centred at x = {centre_x:.3g} D, y = {centre_y:.3g} D ({centre_x - x[0]:.4g} D from the first column, "
+             f"{centre_y - y[0]:.4g} D from the first row), not at the cylinder centre x = 0, y = 0")
+    if from_file["x"] or from_file["y"]:
+        fix = "the file's x and y must have their origin at the cylinder centre"
+    else:
+        fix = f"set flow.download.cylinder_x: {centre_x - x[0]:.4g} and cylinder_y: {centre_y - y[0]:.4g} (now {-x[0]:g} and {-y[0]:g})"
+    return f"{where}: if that is the cylinder, {fix}"
+
+
+def check_velocities(u: np.ndarray, v: np.ndarray, mask: np.ndarray, x: np.ndarray, y: np.ndarray, times: np.ndarray,
+                     url: str, settings: dict, from_file: dict[str, bool]) -> None:
+    """Refuse velocities (time, y, x) in units of U, before the cylinder is masked, that break the contract:
+    NaN or infinite outside the cylinder, a solid body (no motion in any frame) away from the cylinder,
+    or an inflow (the first column, where it lies upstream) not about 1 U."""
+    with np.errstate(invalid="ignore"):
+        extremes = [u.max(axis=0), u.min(axis=0), v.max(axis=0), v.min(axis=0)]
+    finite = np.logical_and.reduce([np.isfinite(extreme) for extreme in extremes])
+    broken = ~finite & ~mask
+    if broken.any():
+        row, column = (int(index) for index in np.argwhere(broken)[0])
+        series = ~(np.isfinite(u[:, row, column]) & np.isfinite(v[:, row, column]))
+        first = int(np.argmax(series))
+        message = (
+            f"{url}: {int(broken.sum())} of {int((~mask).sum())} cells outside the cylinder hold NaN or infinite velocities "
+            f"(the first, at x = {x[column]:.4g} D, y = {y[row]:.4g} D: in {int(series.sum())} of {len(series)} frames, from "
+            f"time {times[first]:.4g} D/U, where u = {u[first, row, column]:g} U, v = {v[first, row, column]:g} U); expected finite "
+            f"u and v in every cell outside the cylinder: only the {int(mask.sum())} cells within 0.5 D of its centre may be NaN "
+            "(karman masks them itself)."
+        )
+        always_nan = np.isnan(u).all(axis=0) | np.isnan(v).all(axis=0)
+        if (body := _body(always_nan, x, y)) is not None:
+            message += f" The {body[2]} cells that are NaN in every frame look like a solid body {_misplaced(body, x, y, from_file)}."
+        raise DownloadError(message)
+    still = (extremes[0] <= STILL) & (extremes[1] >= -STILL) & (extremes[2] <= STILL) & (extremes[3] >= -STILL)
+    if len(times) > 1 and (body := _body(still, x, y)) is not None:
+        raise DownloadError(
+            f"{url}: {body[2]} cells do not move in any frame (u = v = 0, a solid body), {_misplaced(body, x, y, from_file)}. "
+            "Expected the cylinder, and only it, at the origin of x and y."
+        )
+    if x[0] <= -1.5:  # the first column lies upstream of the cylinder: the inflow
+        inflow = float(np.median(u[:, :, 0]))
+        low, high = INFLOW_RANGE
+        if not low <= inflow <= high:
+            negated = ""
+            if -high <= inflow <= -low:
+                negated = (" u looks negated: format 'course' negates the file's first component (the course's files store -u), "
+                           "the other formats do not; check flow.download.format.")
+            raise DownloadError(
+                f"{url}: the streamwise velocity u at the inflow (the first column, x = {x[0]:.4g} D) has a median of {inflow:.4g} U "
+                f"over all frames; expected about 1 U ({low:g} to {high:g}): velocities are divided by flow.download.inflow_velocity "
+                f"= {settings['inflow_velocity']:g}, which must be the inflow speed U in the file's units.{negated}"
+            )
+
+
 def to_flow_dataset(fields: VelocityFields, *, reynolds: float, url: str, sha256: str, settings: dict) -> xr.Dataset:
-    """The flow-stage dataset (docs/data-format.md) of velocity fields read from a downloaded file."""
+    """The flow-stage dataset (docs/data-format.md) of velocity fields read from a downloaded file.
+
+    Raises DownloadError, naming the URL, what was found and what is allowed, for fields
+    that break the contract (`_coordinate`, `check_velocities`).
+    """
     settings = {**DEFAULTS, **settings}
     ny, nx = expected_grid(settings)
     for name in ("u", "v"):
         array = getattr(fields, name)
         if array.ndim != 3 or array.shape[1:] != (ny, nx) or array.shape[0] < 1:
+            swapped = (" (y and x look swapped: the file has the x length along 'y' and the y length along 'x')"
+                       if array.ndim == 3 and nx != ny and array.shape[1:] == (nx, ny) else "")
             raise DownloadError(
                 f"{url}: expected {name!r} of shape (frames, {ny}, {nx}) = (time, y, x) (grid from flow.download.diameter_cells, "
-                f"domain_length, domain_height), got {tuple(array.shape)}"
+                f"domain_length, domain_height), got {tuple(array.shape)}{swapped}"
             )
         _check_numeric(array.dtype, url, f"variable {name!r}")
     if fields.u.shape != fields.v.shape:
         raise DownloadError(f"{url}: 'u' has shape {fields.u.shape} but 'v' has {fields.v.shape}; expected the same")
     frames = fields.u.shape[0]
     grid_x, grid_y = grid_coordinates(settings)
-    x = _coordinate(fields.x, grid_x, "x", nx, url)
-    y = _coordinate(fields.y, grid_y, "y", ny, url)
-    times = _coordinate(fields.time, np.arange(frames) * float(settings["frame_interval"]), "time", frames, url)
+    x = _coordinate(fields.x, grid_x, "x", nx, url, settings, fields.units.get("x"))
+    y = _coordinate(fields.y, grid_y, "y", ny, url, settings, fields.units.get("y"))
+    times = _coordinate(fields.time, np.arange(frames) * float(settings["frame_interval"]), "time", frames, url, settings,
+                        fields.units.get("time"))
+    from_file = {"x": fields.x is not None, "y": fields.y is not None}
+    _check_cylinder_inside(x, y, url, from_file)
 
     mask = inside_cylinder(x, y)
     scale = 1.0 / float(settings["inflow_velocity"])
     # In float32 straight away: the course's large files hold 3000 frames of 256 x 128 cells.
     u = np.multiply(fields.u, fields.u_sign * scale, dtype=np.float32)
     v = np.multiply(fields.v, scale, dtype=np.float32)
+    check_velocities(u, v, mask, x, y, times, url, settings, from_file)
     u[:, mask] = np.nan
     v[:, mask] = np.nan
     # Transverse velocity two diameters behind the cylinder, on the axis: its oscillation
@@ -423,15 +662,21 @@ def write_downloaded_flow(output: str | os.PathLike, *, reynolds: float, url: st
     """The `flow` stage for `source: download`: download, verify, read, convert, write the store.
 
     `settings` are the `flow.download` settings other than `files` (format, geometry,
-    scales; missing keys take the course defaults). The file goes to a temporary directory
-    outside `results/` and is gone afterwards; the store is written whole or not at all, so
-    on any failure nothing appears at `output`.
+    scales; missing keys take the course defaults). The file streams to a partial name
+    beside `output` (`karman.stores.partial_path`, so that the workflow's recovery sweep
+    removes it after a killed job) and is removed once read; the store is written whole or
+    not at all, so on any failure nothing appears at `output` and nothing is left beside it.
     """
     settings = {key: value for key, value in {**DEFAULTS, **(settings or {})}.items() if key != "files"}
-    with tempfile.TemporaryDirectory(prefix="karman-download-") as directory:
-        path = download(url, sha256, directory, setting=f"flow.download.files.{reynolds:g}.sha256")
-        log.info("reading %s as %s (%s)", path.name, settings["format"], FORMATS.get(settings["format"], "unknown format"))
-        fields = read_fields(path, url, settings)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(output.with_name(f"{output.name}.download"))
+    try:
+        fetch(url, sha256, partial, setting=f"flow.download.files.{reynolds:g}.sha256")
+        log.info("reading %s as %s (%s)", url, settings["format"], FORMATS.get(settings["format"], "unknown format"))
+        fields = read_fields(partial, url, settings)
+    finally:
+        partial.unlink(missing_ok=True)
     dataset = to_flow_dataset(fields, reynolds=reynolds, url=url, sha256=str(sha256).strip().lower(), settings=settings)
     interval = float(dataset.time[1] - dataset.time[0]) if dataset.sizes["time"] > 1 else math.nan
     log.info("Re=%g: %d frames %.4g D/U apart on a %d x %d grid; St = %.3f",
