@@ -93,7 +93,8 @@ def test_a_full_disk_names_the_store_and_keeps_nothing_of_it(project, clean_run)
                             capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert f"{FIELDS}: cannot write the store: No space left on device" in output, output[-3000:]
+    assert f"karman: {FIELDS}: cannot write the store: No space left on device" in output, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
     assert not partial_paths(project) and not (project / FIELDS).exists()
     rerun_matches_the_clean_run(project, clean_run)
 

@@ -77,3 +77,28 @@ def test_report_digest_covers_its_templates(package_copy, module, template):
 def test_the_rules_are_formatted_with_snakefmt():  # and lint-clean: tests/test_workflow.py
     formatted = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "rules"], cwd=REPO, capture_output=True, text=True)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr  # run `uv run snakefmt Snakefile rules` to format
+
+
+def test_a_karman_error_reaches_the_user_and_the_log_as_its_message_alone(tmp_path, capsys):
+    import logging
+    import sys
+
+    from karman.stores import StoreError
+    from karman.workflow import setup_logging
+
+    log = tmp_path / "job.log"
+    hook, handlers = sys.excepthook, logging.getLogger().handlers[:]
+    try:
+        setup_logging(str(log))
+        for error in (StoreError("results/fields/vorticity.zarr: cannot write the store: No space left on device"), KeyError("bug")):
+            try:
+                raise error
+            except Exception as caught:
+                sys.excepthook(type(caught), caught, caught.__traceback__)
+    finally:
+        sys.excepthook, logging.getLogger().handlers[:] = hook, handlers
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("karman: results/fields/vorticity.zarr: cannot write the store: No space left on device\nTraceback")
+    assert stderr.count("Traceback") == 1 and "KeyError: 'bug'" in stderr  # any other error keeps its traceback
+    text = log.read_text()
+    assert "failed: results/fields/vorticity.zarr: cannot write the store" in text and text.count("Traceback") == 1

@@ -19,7 +19,9 @@ MODULE_DATA = {
 
 
 def setup_logging(log_path: str) -> None:
-    """Send the library's log records, and any uncaught exception, to a rule's log file."""
+    """Send the library's log records, and any uncaught exception, to a rule's log file: karman's
+    own errors (StoreError, ConfigError, DownloadError, …) as their message alone, any other
+    with its traceback."""
     handler = logging.FileHandler(log_path, mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -27,6 +29,10 @@ def setup_logging(log_path: str) -> None:
     root.setLevel(logging.INFO)
 
     def log_exception(kind, value, traceback):
+        if kind.__module__.split(".")[0] == "karman":  # karman's own errors are messages for the user: no traceback
+            logging.getLogger("karman").critical("failed: %s", value)
+            print(f"karman: {value}", file=sys.stderr)
+            return
         logging.getLogger("karman").critical("failed: %s", value, exc_info=(kind, value, traceback))
         sys.__excepthook__(kind, value, traceback)
 
