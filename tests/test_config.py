@@ -79,7 +79,7 @@ def test_bad_values_are_rejected_naming_the_key(config, key):
     ({"reynolds": {"from": 1200, "to": 100, "count": 4}}, r"reynolds: a range needs from < to"),
     ({"reynolds": [30, 300]}, r"reynolds: Re 30 is below the onset of vortex shedding; every Reynolds number must be at least 50"),
     ({"reynolds": [300, 2400], "flow": {"collision": "srt"}},
-     r"flow\.collision srt cannot hold Re 2400 at flow\.mach 0\.1 and flow\.diameter_cells 12\.8: .* Raise flow\.diameter_cells to at least 24\.9"),
+     r"flow\.collision srt cannot hold Re 2400 at flow\.mach 0\.1 and flow\.diameter_cells 12\.8: .* Raise flow\.diameter_cells to at least 30\.5"),
     ({"models": {"deep": {"type": "cnn", "filters": [4, 4, 4, 4, 4, 4, 4]}}}, r"models\.deep\.filters has 7 convolution blocks.*64 x 64 cells: use at most 6"),
     ({"fields": {"downsample": {"factor": 16}}, "models": {"c": {"type": "cnn", "filters": [8, 8, 8]}}}, r"models\.c\.filters has 3 .* 4 x 4 cells"),
 ])
