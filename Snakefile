@@ -27,10 +27,10 @@ include: "rules/duffing.smk"
 include: "rules/report.smk"
 
 
-# Before the first job of a real run (not -n), under the working directory's lock: remove what
-# an interrupted run left half-written.
+# Before the first job of a real run (not -n), under the lock of the outputs it will write:
+# remove what an interrupted run left half-written of them.
 onstart:
-    clear_interrupted_run("results")
+    clear_interrupted_run(locked_outputs())
 
 
 localrules:

@@ -24,6 +24,11 @@ def model_files(name, models, root):
 SYSTEMS = config["systems"]
 
 
+def locked_outputs():
+    """The outputs this run is about to write, which Snakemake has locked for it (none with --nolock)."""
+    return workflow.persistence.all_outputfiles() if workflow.execution_settings.lock else []
+
+
 # The vortex street (rules/vortex.smk): its targets and input functions.
 
 

@@ -88,6 +88,24 @@ def test_a_job_killed_mid_write_leaves_a_partial_store_that_the_rerun_removes(pr
     assert f"karman: removed 1 partial output of an interrupted run: {left[0].relative_to(project)}" in result.stdout + result.stderr
 
 
+def test_a_run_of_other_targets_leaves_the_partial_store_of_a_running_job_alone(project, clean_run):
+    """Snakemake lets two runs share a directory when their outputs differ: the second one's
+    clean-up must not take the first one's store from under it."""
+    first = subprocess.Popen([*SNAKEMAKE, "--directory", str(project), "--cores", "1", TARGET], env=with_fault("hang:vorticity"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not partial_paths(project) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        writing = partial_paths(project)
+        assert writing, "the first run never started writing"
+        snakemake(project, "--cores", "1", "results/flow/summary.json")  # reads the flow stores only
+        assert partial_paths(project) == writing and (project / "results/flow/summary.json").is_file()
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+
+
 def test_a_full_disk_names_the_store_and_keeps_nothing_of_it(project, clean_run):
     result = subprocess.run([*SNAKEMAKE, "--directory", str(project), "--cores", "2", TARGET], env=with_fault("disk-full:vorticity"),
                             capture_output=True, text=True, timeout=600)
