@@ -5,6 +5,7 @@ half-written is left, and once the cause is gone a plain rerun ends with the byt
 The faults are injected into the jobs by tests/faults/sitecustomize.py (KARMAN_FAULT).
 """
 
+import contextlib
 import filecmp
 import os
 import shutil
@@ -70,17 +71,27 @@ def rerun_matches_the_clean_run(workdir: Path, clean: Path) -> subprocess.Comple
     return result
 
 
-def test_a_job_killed_mid_write_leaves_a_partial_store_that_the_rerun_removes(project, clean_run):
-    process = subprocess.Popen([*SNAKEMAKE, "--directory", str(project), "--cores", "2", TARGET], env=with_fault("hang:vorticity"),
+@contextlib.contextmanager
+def hanging_mid_write(project: Path):
+    """A run whose job has written the vorticity store under its partial name and hangs there;
+    yields the partial paths, then kills the run (SIGKILL, its whole process group)."""
+    process = subprocess.Popen([*SNAKEMAKE, "--directory", str(project), "--cores", "1", TARGET], env=with_fault("hang:vorticity"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
         while not partial_paths(project) and time.monotonic() < deadline:
             time.sleep(0.5)
-        time.sleep(1)  # the store written under its partial name, the job now hanging
+        time.sleep(1)  # the store written whole under its partial name, the job now hanging
+        assert partial_paths(project), "the run never started writing"
+        yield partial_paths(project)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def test_a_job_killed_mid_write_leaves_a_partial_store_that_the_rerun_removes(project, clean_run):
+    with hanging_mid_write(project):
+        pass
     left = partial_paths(project)
     assert [path.parent.name for path in left] == ["fields"] and not (project / FIELDS).exists(), left
     snakemake(project, "--unlock")
@@ -88,22 +99,12 @@ def test_a_job_killed_mid_write_leaves_a_partial_store_that_the_rerun_removes(pr
     assert f"karman: removed 1 partial output of an interrupted run: {left[0].relative_to(project)}" in result.stdout + result.stderr
 
 
-def test_a_run_of_other_targets_leaves_the_partial_store_of_a_running_job_alone(project, clean_run):
+def test_a_run_of_other_targets_leaves_the_partial_store_of_a_running_job_alone(project):
     """Snakemake lets two runs share a directory when their outputs differ: the second one's
     clean-up must not take the first one's store from under it."""
-    first = subprocess.Popen([*SNAKEMAKE, "--directory", str(project), "--cores", "1", TARGET], env=with_fault("hang:vorticity"),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not partial_paths(project) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        writing = partial_paths(project)
-        assert writing, "the first run never started writing"
+    with hanging_mid_write(project) as writing:
         snakemake(project, "--cores", "1", "results/flow/summary.json")  # reads the flow stores only
         assert partial_paths(project) == writing and (project / "results/flow/summary.json").is_file()
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
 
 
 def test_a_full_disk_names_the_store_and_keeps_nothing_of_it(project, clean_run):
