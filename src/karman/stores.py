@@ -73,9 +73,9 @@ def write_store(dataset: xr.Dataset, path: str | os.PathLike, chunks: dict[str, 
     `check(partial_path, name_for_messages)` if given, and renamed into place only then.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with quiet_zarr_warnings():
             # every chunk written, even one of fill values only: a missing chunk file then means damage (damaged_chunks)
             dataset.to_zarr(partial, mode="w", zarr_format=3, consolidated=True, encoding=compressed_encoding(dataset, chunks),
