@@ -1,0 +1,239 @@
+"""The learned forecasters on a travelling wave behind a NaN disc, three groups (Re) whose
+frequencies differ a little, in a store whose samples are shuffled and chunked."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from karman.forecast.baselines import DMD, Persistence
+from karman.forecast.metrics import correlation
+from karman.forecast.networks import (PODMLP, PODRidge, UNetForecaster, build_forecaster, load_forecaster, read_training_frames,
+                                      summed_mse, trainable, validation_split)
+from karman.forecast.windows import ForecastTask, group_frames, plan, training_windows
+
+SHAPE = (12, 16)
+DT = 0.1  # D/U per stored snapshot
+FREQUENCY = {300.0: 0.18, 600.0: 0.20, 900.0: 0.22}  # periods per D/U; 600 is held out (interpolated)
+FRAMES = 200  # per group
+TASK = ForecastTask(history=4, stride=1, horizon=50, future_fraction=0.25)
+FIT = {"seed": 0, "threads": 2, "backend": "tensorflow", "gpu": False}
+TINY_UNET = {"filters": [4, 8], "epochs": 3, "batch_size": 16}
+
+
+def wave(frequency: float, steps: np.ndarray, shape=SHAPE) -> np.ndarray:
+    """2 + 3ω, ω a travelling wave and its harmonic across x, NaN in a disc: (len(steps), *shape) float32."""
+    y, x = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    time = DT * np.asarray(steps, dtype=np.float64)[:, np.newaxis, np.newaxis]
+    k, centre = 2 * np.pi / shape[1], (shape[0] - 1) / 2
+    vorticity = (np.cos(np.pi * (y - centre) / shape[0]) * np.sin(k * x - 2 * np.pi * frequency * time)
+                 + 0.3 * np.sin(2 * np.pi * (y - centre) / shape[0]) * np.sin(2 * k * x - 4 * np.pi * frequency * time))
+    vorticity[:, (y - centre) ** 2 + (x - 3.5) ** 2 <= 2.3] = np.nan
+    return (2 + 3 * vorticity).astype(np.float32)
+
+
+def make_store(shape=SHAPE, frames=FRAMES, seed=0) -> tuple[xr.DataArray, np.ndarray, np.ndarray, np.ndarray]:
+    """The field (sample, y, x) chunked by 16, shuffled samples; its values, groups and times."""
+    values = np.concatenate([wave(frequency, np.arange(frames), shape) for frequency in FREQUENCY.values()])
+    groups, times = np.repeat(list(FREQUENCY), frames), np.tile(DT * np.arange(frames), len(FREQUENCY))
+    order = np.random.default_rng(seed).permutation(len(values))
+    values, groups, times = values[order], groups[order], times[order]
+    field = xr.DataArray(values, dims=("sample", "y", "x"), coords={"reynolds": ("sample", groups), "time": ("sample", times)})
+    return field.chunk(sample=16), values, groups, times
+
+
+@pytest.fixture(scope="module")
+def wake():
+    field, values, groups, times = make_store()
+    rollouts, train_frames = plan(group_frames(groups, times), [600.0], TASK)
+    return {"field": field, "values": values, "groups": groups, "rollouts": {r.group: r for r in rollouts}, "train": train_frames}
+
+
+@pytest.fixture(scope="module")
+def unet(wake):
+    forecaster = UNetForecaster(**TINY_UNET)
+    metrics = forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    return forecaster, metrics
+
+
+def rollout_of(forecaster, wake, group, steps=TASK.horizon):
+    rollout = wake["rollouts"][group]
+    return forecaster.rollout(wake["values"][rollout.history], group, steps), wake["values"][rollout.targets[:steps]]
+
+
+def test_read_training_frames_reads_each_frame_once_across_chunks(wake):
+    samples, frames = read_training_frames(wake["field"], wake["train"])
+    assert list(samples) == sorted(np.concatenate(list(wake["train"].values())))
+    np.testing.assert_array_equal(frames, wake["values"][samples])
+
+
+def test_validation_takes_the_last_tenth_of_each_group_in_time_and_shares_no_frame(wake):
+    train, validate = validation_split(wake["train"], TASK, unroll=2)
+    everything = training_windows(wake["train"], TASK, unroll=2)
+    for series in wake["train"].values():
+        position = {sample: i for i, sample in enumerate(series)}
+        in_group = [np.array([[position[s] for s in window] for window in windows if window[0] in position])
+                    for windows in (train, validate, everything)]
+        group_train, group_validate, group_all = in_group
+        assert len(group_validate) == len(group_all) // 10 == 14  # 146 frames: 141 windows of 6
+        assert group_validate[:, 0].min() > group_train[:, -1].max()  # later in time, no frame in both
+        assert group_validate[-1, -1] == len(series) - 1
+        assert len(group_train) == len(group_all) - 14 - 5  # the windows that reach into the first validation window are left out
+        assert np.all(np.diff(group_all, axis=1) == 1)
+
+
+@pytest.mark.parametrize("history", [1, 4])
+def test_pod_ridge_continues_training_groups_and_an_unseen_one(wake, history):
+    forecaster = PODRidge(rank=8, history=history)
+    metrics = forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    assert metrics["rank"] == 4 and metrics["energy"] > 0.999999 and metrics["device"] == "CPU (numpy)"
+    assert metrics["loss"] < 1e-6 and json.loads(json.dumps(metrics)) == metrics
+    task = ForecastTask(history=history, stride=1, horizon=50, future_fraction=0.25)
+    rollouts, _ = plan(group_frames(wake["groups"], wake["field"]["time"].values), [600.0], task)
+    for rollout in rollouts:
+        forecast = forecaster.rollout(wake["values"][rollout.history], rollout.group, 50)
+        truth = wake["values"][rollout.targets]
+        assert forecast.shape == truth.shape and forecast.dtype == np.float32
+        np.testing.assert_array_equal(np.isnan(forecast), np.isnan(truth))
+        scores = correlation(truth, forecast)
+        if rollout.test == "future":  # a training group, 50 steps
+            assert scores.min() > 0.99, (rollout.group, scores.min())
+        else:  # Re 600, never trained on, between the two that were
+            assert scores[:10].min() > 0.9, scores[:10]
+
+
+def test_pod_ridge_learns_from_training_frames_only(wake):
+    """Frames outside the training frames (the tests' histories and targets) changed to
+    nonsense: the fit and its rollouts stay the same."""
+    training = np.concatenate(list(wake["train"].values()))
+    spoiled = np.full_like(wake["values"], 1e6)
+    spoiled[training] = wake["values"][training]
+    fitted = []
+    for values in (wake["values"], spoiled):
+        field = xr.DataArray(values, dims=("sample", "y", "x")).chunk(sample=16)
+        forecaster = PODRidge(rank=8)
+        forecaster.fit(field, wake["groups"], wake["train"], TASK, **FIT)
+        fitted.append(rollout_of(forecaster, wake, 300.0, 5)[0])
+    np.testing.assert_array_equal(*fitted)
+
+
+def test_unet_rollout_has_the_shape_and_nan_cells_of_the_truth(wake, unet):
+    forecaster, metrics = unet
+    for group in FREQUENCY:
+        forecast, truth = rollout_of(forecaster, wake, group, 12)
+        assert forecast.shape == (12, *SHAPE) and forecast.dtype == np.float32
+        np.testing.assert_array_equal(np.isnan(forecast), np.isnan(truth))
+        assert np.all(np.isfinite(forecast[:, ~np.isnan(truth[0])]))
+    assert metrics["type"] == "cnn" and metrics["epochs"] == 3 and metrics["device"] == "CPU, Keras backend tensorflow"
+    assert metrics["training_windows"] == 2 * (142 - 14 - 4) and metrics["validation_windows"] == 2 * 14
+    assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0] and np.isfinite(metrics["val_loss"])
+    assert json.loads(json.dumps(metrics)) == metrics
+    with pytest.raises(ValueError, match=r"reads 4 frames of \(12, 16\), got a history of shape \(3, 12, 16\)"):
+        forecaster.rollout(wake["values"][:3], 300.0, 2)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        UNetForecaster().rollout(wake["values"][:4], 300.0, 2)
+
+
+def test_unet_same_seed_same_weights_and_logs_progress(wake, unet, caplog):
+    with caplog.at_level(logging.INFO):
+        again = UNetForecaster(**TINY_UNET)
+        again.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    for trained, retrained in zip(unet[0].model.get_weights(), again.model.get_weights()):
+        np.testing.assert_array_equal(trained, retrained)
+    np.testing.assert_array_equal(rollout_of(unet[0], wake, 600.0, 5)[0], rollout_of(again, wake, 600.0, 5)[0])
+    log = caplog.text
+    assert "device: CPU" in log and "epoch 1/3: loss=" in log and "epoch 3/3: loss=" in log and "s/epoch" in log
+    assert "MB in memory" in log
+    other = UNetForecaster(**TINY_UNET, seed=1)  # its own seed wins over fit's
+    other.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    assert not np.array_equal(rollout_of(unet[0], wake, 600.0, 5)[0], rollout_of(other, wake, 600.0, 5)[0])
+
+
+def test_unet_unrolled_with_noise_trains(wake):
+    import keras
+
+    forecaster = UNetForecaster(filters=[4, 8], unroll=2, noise=0.1, epochs=1, batch_size=32)
+    metrics = forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    assert metrics["epochs"] == 1 and np.isfinite(metrics["loss"]) and metrics["training_windows"] == 2 * (141 - 14 - 5)
+    training = forecaster.unrolled(keras, seed=0)
+    assert training.output_shape == (None, *SHAPE, 2)
+    inputs = {"frames": np.ones((2, *SHAPE, 4), np.float32), "group": np.zeros((2, 1), np.float32)}
+    clean = [keras.ops.convert_to_numpy(training(inputs, training=False)) for _ in range(2)]
+    noisy = keras.ops.convert_to_numpy(training(inputs, training=True))
+    np.testing.assert_array_equal(*clean)  # no noise outside training
+    assert not np.allclose(clean[0], noisy)
+    forecast, truth = rollout_of(forecaster, wake, 300.0, 8)
+    assert np.all(np.isfinite(forecast[:, ~np.isnan(truth[0])]))
+
+
+def test_summed_mse_adds_the_steps():
+    import keras
+
+    true = np.zeros((1, 2, 2, 3), np.float32)
+    predicted = np.stack([np.full((2, 2), value, np.float32) for value in (1, 2, 3)], axis=-1)[np.newaxis]
+    assert float(keras.ops.convert_to_numpy(summed_mse(keras)(true, predicted))[0]) == pytest.approx(1 + 4 + 9)
+
+
+def test_unet_on_an_odd_grid_pads_and_crops_back():
+    shape = (11, 15)
+    field, values, groups, times = make_store(shape, frames=60)
+    task = ForecastTask(history=2, stride=1, horizon=5, future_fraction=0.25)
+    rollouts, train_frames = plan(group_frames(groups, times), [600.0], task)
+    forecaster = UNetForecaster(filters=[4, 4, 4], epochs=1, batch_size=32)
+    forecaster.fit(field, groups, train_frames, task, **FIT)
+    assert forecaster.padding() == ((0, 1), (0, 1))  # to 12 × 16, a multiple of 4
+    for rollout in rollouts:
+        forecast = forecaster.rollout(values[rollout.history], rollout.group, 5)
+        assert forecast.shape == (5, *shape)
+        np.testing.assert_array_equal(np.isnan(forecast), np.isnan(values[rollout.targets]))
+
+
+def test_pod_mlp_continues_a_training_group(wake, tmp_path):
+    forecaster = PODMLP(rank=8, hidden_units=[32], epochs=30, batch_size=16, patience=30)
+    metrics = forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    assert metrics["rank"] == 4 and metrics["epochs"] == 30 and metrics["validation_windows"] == 2 * 14
+    forecast, truth = rollout_of(forecaster, wake, 900.0, 10)
+    np.testing.assert_array_equal(np.isnan(forecast), np.isnan(truth))
+    assert correlation(truth, forecast).min() > 0.95
+    forecaster.save(tmp_path / "mlp")
+    np.testing.assert_array_equal(rollout_of(load_forecaster(tmp_path / "mlp"), wake, 900.0, 10)[0], forecast)
+
+
+def test_save_and_load_give_the_same_rollout(wake, unet, tmp_path):
+    ridge = PODRidge(rank=8)
+    ridge.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    for name, forecaster in (("ridge", ridge), ("cnn", unet[0])):
+        forecaster.save(tmp_path / name)
+        loaded = load_forecaster(tmp_path / name)
+        assert type(loaded) is type(forecaster)
+        np.testing.assert_array_equal(rollout_of(loaded, wake, 600.0, 6)[0], rollout_of(forecaster, wake, 600.0, 6)[0])
+
+
+def test_build_forecaster_dispatches_on_type():
+    assert isinstance(build_forecaster({"type": "persistence"}, TASK), Persistence)
+    assert build_forecaster({"type": "dmd"}, TASK) == DMD(window=4)
+    assert build_forecaster({"type": "dmd", "window": 9, "rank": 3}, TASK) == DMD(window=9, rank=3)
+    assert build_forecaster({"type": "dmd", "periods": 1.5}, TASK, strouhal=0.2, step_time=0.1).window == 76
+    ridge = build_forecaster({"type": "ridge", "rank": 5, "alpha": 0.1}, TASK)
+    assert isinstance(ridge, PODRidge) and (ridge.rank, ridge.alpha, ridge.history) == (5, 0.1, None)
+    mlp = build_forecaster({"type": "mlp", "hidden_units": [8], "epochs": 2, "seed": 3}, TASK)
+    assert isinstance(mlp, PODMLP) and (mlp.hidden_units, mlp.epochs, mlp.seed, mlp.rank) == ([8], 2, 3, 32)
+    cnn = build_forecaster({"type": "cnn", "filters": [8, 16, 32], "unroll": 3, "noise": 0.01, "optimizer": "adamw"}, TASK)
+    assert isinstance(cnn, UNetForecaster) and (cnn.filters, cnn.unroll, cnn.noise, cnn.optimizer) == ([8, 16, 32], 3, 0.01, "adamw")
+    assert [trainable(f) for f in (Persistence(), DMD(4), ridge, mlp, cnn)] == [False, False, True, True, True]
+
+
+@pytest.mark.parametrize("spec, kwargs, message", [
+    ({"type": "lstm"}, {}, r"forecaster type 'lstm' is not supported; allowed types: persistence, dmd, ridge, mlp, cnn"),
+    ({}, {}, r"forecaster type None is not supported"),
+    ({"type": "ridge", "filters": [4]}, {}, r"type 'ridge' has no setting filters; allowed: alpha, history, rank"),
+    ({"type": "dmd", "periods": 2}, {}, r"needs the Strouhal number"),
+    ({"type": "dmd", "periods": 2, "window": 5}, {"strouhal": 0.2, "step_time": 0.1}, r"window or periods, not both"),
+    ({"type": "cnn", "optimizer": "lbfgs"}, {}, r"cnn: optimizer 'lbfgs' is not one of adam, adamw, sgd, rmsprop"),
+    ({"type": "cnn", "unroll": 0}, {}, r"cnn: unroll must be a whole number of at least 1"),
+])
+def test_build_forecaster_refuses_what_it_cannot_build(spec, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_forecaster(spec, TASK, **kwargs)
