@@ -23,6 +23,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/vortex.smk"
+include: "rules/forecast.smk"
 include: "rules/duffing.smk"
 include: "rules/report.smk"
 

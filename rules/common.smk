@@ -3,6 +3,7 @@
 # rules/vortex.smk, rules/duffing.smk and rules/report.smk.
 import re
 
+from karman.forecast.windows import unseen_groups
 from karman.split import settings_for
 from karman.vortex.sweep import flow_batches, reynolds_values, store_name
 from karman.workflow import canonical, code_digest
@@ -122,6 +123,12 @@ def vortex_report_inputs(wildcards=None):
         "vortex_validation": FLOW_VALIDATION,
         "vortex_models": all_model_files(),
         "vortex_comparison": comparison_model_dirs(),
+        "vortex_forecasts": expand("results/forecast/{forecaster}/metrics.json", forecaster=FORECASTERS),
+        **(
+            {f"vortex_{name}": f"results/report/figures/{name}.png" for name in ("forecast_errors", "forecast_strip")}
+            if FORECASTERS
+            else {}
+        ),
     }
 
 
@@ -143,7 +150,32 @@ def vortex_benchmarks(wildcards=None):
     files += [rules.validate_flow_solver.benchmark] if FLOW_VALIDATION else []
     files += expand(rules.train_baseline.benchmark, model=BASELINE_MODELS) + expand(rules.train_network.benchmark, model=NETWORK_MODELS)
     files += expand(rules.make_comparison_split.benchmark, strategy=COMPARED_SPLITS)
+    if FORECASTERS:
+        files += expand(rules.forecast_vorticity.benchmark, forecaster=FORECASTERS) + [rules.plot_forecast_figures.benchmark]
     return files + expand(rules.train_comparison_model.benchmark, strategy=COMPARED_SPLITS, model=sorted(MODELS))
+
+
+# Forecasting (rules/forecast.smk): the forecasters, the task and the Reynolds numbers of the unseen-Re test.
+FORECAST = config["forecast"]
+FORECASTERS = sorted(FORECAST["models"]) if "vortex" in SYSTEMS else []
+FORECAST_TASK = {key: FORECAST[key] for key in ("history", "stride", "horizon", "future_fraction")}
+FORECAST_UNSEEN = unseen_groups(REYNOLDS.values(), config["split"], FORECAST)
+
+
+def forecaster_spec(wildcards):
+    return canonical(FORECAST["models"][wildcards.forecaster])
+
+
+def gpus_for_forecaster(wildcards):
+    return GPUS_PER_NETWORK if FORECAST["models"][wildcards.forecaster]["type"] in ("mlp", "cnn") else 0
+
+
+def forecast_rollouts(wildcards=None):
+    return canonical({name: f"results/forecast/{name}/rollout.zarr" for name in FORECASTERS})
+
+
+def forecast_dirs(wildcards=None):
+    return canonical({name: f"results/forecast/{name}" for name in FORECASTERS})
 
 
 # The Duffing oscillator (rules/duffing.smk): its targets and input functions.

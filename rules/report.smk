@@ -13,6 +13,7 @@ rule render_report:
     params:
         vortex_model_dirs=model_dirs,
         vortex_comparison_dirs=comparison_dirs,
+        vortex_forecast_dirs=forecast_dirs,
         duffing_model_dirs=duffing_model_dirs,
         duffing_settings=duffing_report_settings,
         config=canonical(config),

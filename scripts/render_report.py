@@ -5,6 +5,7 @@ from karman.duffing.report import FIGURES as DUFFING_FIGURES
 from karman.duffing.report import section as duffing_section
 from karman.report import render_report
 from karman.vortex.report import FIGURES as VORTEX_FIGURES
+from karman.vortex.report import FORECAST_FIGURES
 from karman.vortex.report import section as vortex_section
 from karman.workflow import setup_logging
 
@@ -13,12 +14,13 @@ inputs, params = snakemake.input, snakemake.params
 sections = {}
 if "vortex_gallery" in inputs.keys():  # the vortex street is among `systems`
     sections["vortex"] = vortex_section(
-        figures={name: inputs[f"vortex_{name}"] for name in VORTEX_FIGURES},
+        figures={name: inputs[f"vortex_{name}"] for name in (*VORTEX_FIGURES, *FORECAST_FIGURES) if f"vortex_{name}" in inputs.keys()},
         split_summary=inputs.vortex_split_summary,
         flow_summary=inputs.vortex_flow_summary,
         validation=next(iter(inputs.vortex_validation), None),  # none when flow.validate is off
         model_dirs=json.loads(params.vortex_model_dirs),
         comparison_dirs=json.loads(params.vortex_comparison_dirs),
+        forecast_dirs=json.loads(params.vortex_forecast_dirs),
     )
 if "duffing_examples" in inputs.keys():  # the Duffing oscillator is among `systems`
     sections["duffing"] = duffing_section(

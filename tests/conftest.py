@@ -44,16 +44,21 @@ TINY_CONFIG = {
         "mlp": {"type": "mlp", "hidden_units": [8], **KERAS_TINY},
         "cnn": {"type": "cnn", "filters": [4], "dense_units": [8], **KERAS_TINY},
     },
+    # forecasters on the 12 frames of each Re: 2 read, 3 forecast; Re 300 unseen
+    "forecast": {"history": 2, "stride": 1, "horizon": 3, "future_fraction": 0.3, "holdout_reynolds": [300],
+                 "models": {"persistence": {"type": "persistence"}, "dmd": {"type": "dmd"}, "ridge": {"type": "ridge", "rank": 4},
+                            "cnn": {"type": "cnn", "filters": [4], "epochs": 2, "batch_size": 4}}},
 }
 
 
 def small_config(*models: str) -> dict:
-    """TINY_CONFIG cut down to two Reynolds numbers, a random split and the named models."""
+    """TINY_CONFIG cut down to two Reynolds numbers, a random split, the named models and no forecasters."""
     return TINY_CONFIG | {
         "systems": ["vortex"],
         "reynolds": [150, 300],
         "split": {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 1},
         "models": {name: TINY_CONFIG["models"][name] for name in models},
+        "forecast": {"models": {}},
     }
 
 

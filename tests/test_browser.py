@@ -10,6 +10,7 @@ import pytest
 from conftest import REPO
 from karman.duffing.report import FIGURES as DUFFING_FIGURES
 from karman.vortex.report import FIGURES as VORTEX_FIGURES
+from karman.vortex.report import FORECAST_FIGURES
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -60,7 +61,7 @@ def test_report_opens_from_disk_with_every_image_and_no_request(tiny_run, browse
     page = tiny_run / "results/report/index.html"
     seen = open_page(browser, page)
     assert page.as_uri() in seen["requests"]
-    assert seen["n_images"] == len(VORTEX_FIGURES) + len(DUFFING_FIGURES) and seen["broken_images"] == []  # both systems' figures
+    assert seen["n_images"] == len(VORTEX_FIGURES) + len(FORECAST_FIGURES) + len(DUFFING_FIGURES) and seen["broken_images"] == []  # both systems' figures
     assert seen["network_requests"] == []
     assert seen["console_errors"] == []
     cells = browser.execute_script(

@@ -247,3 +247,28 @@ def test_command_line_values_are_read_as_the_numbers_the_schema_expects():
     with pytest.raises(ConfigError, match=r"reynolds\[1\] is fast; allowed: a number"):
         validate_config({"reynolds": ["300", "fast"]}, SCHEMA)
 
+
+
+FORECASTER = {"models": {"persistence": {"type": "persistence"}}}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"forecast": FORECASTER | {"holdout_reynolds": [950]}}, r"forecast\.holdout_reynolds \[950\.0\] are not among reynolds"),
+    ({"forecast": FORECASTER | {"holdout_reynolds": [300, 600, 900, 1200]}}, r"unseen-re test needs at least one Reynolds number held out .* at least one left"),
+    ({"forecast": FORECASTER | {"probe": {"x": 9.0, "y": 0.0}}}, r"forecast\.probe\.x = 9 lies outside fields\.crop\.x \[-0\.5, 4\.5\]"),
+    ({"forecast": FORECASTER | {"horizon": 200}}, r"forecast: .*history \+ horizon = 4 \+ 200 = 204: lower forecast\.horizon or forecast\.stride"),
+    ({"forecast": {"models": {"long": {"type": "dmd", "window": 99}}}}, r"forecast: .*history \+ horizon = 99 \+ 20"),
+])
+def test_forecasts_that_cannot_be_tested_are_refused_naming_the_key(change, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(validated(change))
+
+
+@pytest.mark.parametrize("reynolds, split, unseen", [([300, 600, 900, 1200], {"strategy": "random"}, [900.0]),
+                                                     ([300, 600], {"strategy": "blocked"}, [600.0]),
+                                                     ([300, 600, 900, 1200], {"strategy": "holdout-re", "holdout_reynolds": [600]}, [600.0])])
+def test_the_unseen_reynolds_numbers_default_to_the_middle_one_or_the_splits(reynolds, split, unseen):
+    from karman.forecast.windows import unseen_groups
+
+    config = validated({"reynolds": reynolds, "split": split, "forecast": FORECASTER})
+    assert unseen_groups(reynolds, config["split"], config["forecast"]) == unseen

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import zipfile
 
@@ -10,14 +11,16 @@ import pandas as pd
 import pytest
 
 from karman.check import violations
+from karman.forecast.store import ROLLOUT
 from karman.duffing.report import FIGURES as DUFFING_FIGURES
 from karman.vortex.report import FIGURES as VORTEX_FIGURES
+from karman.vortex.report import FORECAST_FIGURES
 from karman.vortex.store import FLOW, VORTICITY
 from karman.vortex.plots import physics_points
 from karman.vortex.sweep import store_name
 from karman.stores import open_store
 
-from conftest import REPO, SNAKEMAKE, planned, snakemake
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, planned, snakemake, write_config
 
 
 @pytest.mark.workflow
@@ -105,7 +108,7 @@ def test_report_is_self_contained(tiny_run):
     for model in ("ridge", "mlp", "cnn"):
         metrics = json.loads((tiny_run / f"results/models/{model}/metrics.json").read_text())
         assert f"{metrics['test']['r2']:.4f}" in html
-    assert html.count('src="data:image/png;base64,') == len(VORTEX_FIGURES) + len(DUFFING_FIGURES)  # both systems' figures
+    assert html.count('src="data:image/png;base64,') == len(VORTEX_FIGURES) + len(FORECAST_FIGURES) + len(DUFFING_FIGURES)  # both systems' figures
     # Nothing is fetched from anywhere: no external scripts, styles or images.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html and "<link" not in html
@@ -134,5 +137,28 @@ def test_snakemake_report_collects_every_figure(tiny_run):
     with zipfile.ZipFile(tiny_run / "report.zip") as archive:
         names = "\n".join(archive.namelist())
     for figure in ("gallery.png", "class_balance.png", "embedding.png", "physics.png", "predicted_vs_true.png", "error_by_reynolds.png",
-                   "learning_curves.png", "examples.png", "generalisation_gap.png"):
+                   "learning_curves.png", "examples.png", "generalisation_gap.png", "forecast_errors.png", "forecast_strip.png"):
         assert figure in names
+
+
+@pytest.mark.workflow
+def test_every_forecaster_is_scored_on_both_tests_and_shown_in_the_report(tiny_run):
+    html = (tiny_run / "results/report/index.html").read_text()
+    assert 'id="forecasting"' in html and 'id="forecast-errors"' in html and 'id="forecast-strip"' in html
+    for name in TINY_CONFIG["forecast"]["models"]:
+        result = json.loads((tiny_run / f"results/forecast/{name}/metrics.json").read_text())
+        assert [(r["test"], r["reynolds"]) for r in result["rollouts"]] == [("future", 150.0), ("unseen-re", 300.0), ("future", 450.0)]
+        assert violations(tiny_run / f"results/forecast/{name}/rollout.zarr", ROLLOUT) == []
+        unseen = result["rollouts"][1]
+        assert f"<td>{unseen['vrmse_at_lead']['1']:.3f}</td>" in html  # the table shows each forecaster's numbers
+    assert json.loads((tiny_run / "results/forecast/cnn/metrics.json").read_text())["fit"]["epochs"] >= 1
+
+
+@pytest.mark.workflow
+def test_a_forecasters_setting_reruns_only_that_forecaster_and_the_report(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, symlinks=True)
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["forecast"]["models"]["ridge"]["rank"] = 3
+    write_config(run, config)
+    assert planned(run) == {"forecast_vorticity": 1, "plot_forecast_figures": 1, "render_report": 1, "all": 1}

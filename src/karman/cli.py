@@ -14,11 +14,12 @@ from pathlib import Path
 from karman import __version__
 from karman.check import Contract, matches, violations
 from karman.duffing.samples import CONTRACTS as DUFFING_CONTRACTS
+from karman.forecast.store import ROLLOUT
 from karman.stores import StoreError, open_store
 from karman.vortex.store import CONTRACTS as VORTEX_CONTRACTS
 
 # Every store contract, by kind: a new system adds its contracts here.
-CONTRACTS: dict[str, Contract] = {contract.kind: contract for contract in (*VORTEX_CONTRACTS, *DUFFING_CONTRACTS)}
+CONTRACTS: dict[str, Contract] = {contract.kind: contract for contract in (*VORTEX_CONTRACTS, *DUFFING_CONTRACTS, ROLLOUT)}
 
 
 def guess_contract(path: str | Path) -> Contract | None:

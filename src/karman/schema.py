@@ -206,7 +206,8 @@ def _rows(schema: dict, root: dict, path: str, only: str = ""):
     parts = [schema, *(resolve(part, root) for part in schema.get("allOf", []))]
     for part in parts:
         if "if" in part:  # a model type's own keys
-            kind = part["if"]["properties"]["type"]["const"]
+            condition = part["if"]["properties"]["type"]
+            kind = condition["const"] if "const" in condition else ", ".join(condition["enum"])
             yield from _rows(part["then"], root, path, kind)
             continue
         for name, sub in part.get("properties", {}).items():

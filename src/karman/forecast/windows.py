@@ -24,6 +24,8 @@ import dask
 import numpy as np
 import xarray as xr
 
+from karman.split import held_out_groups
+
 UNSEEN = "unseen-re"
 FUTURE = "future"
 
@@ -169,3 +171,15 @@ def normalisation(field: xr.DataArray, train_frames: dict[float, np.ndarray]) ->
     values = field.isel(sample=samples).astype(np.float64)
     mean, std = dask.compute(values.mean(skipna=True), values.std(skipna=True))
     return float(mean), float(std)
+
+
+def unseen_groups(values, split: dict, forecast: dict) -> list[float]:
+    """The groups of the unseen-re test: those the split holds out with `holdout-re`, else
+    `forecast.holdout_reynolds`, else (an empty list) the middle one of the sorted `values`
+    (900 of 300, 600, 900, 1200; 600 of 300, 600)."""
+    if split["strategy"] == "holdout-re":
+        return held_out_groups(values, split)
+    if forecast["holdout_reynolds"]:
+        return sorted(float(value) for value in forecast["holdout_reynolds"])
+    values = sorted(float(value) for value in values)
+    return [values[len(values) // 2]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from karman.config import ConfigError, check_cnn
+from karman.forecast.windows import ForecastTask, check_task, unseen_groups
 from karman.split import check_fractions, check_holdout
 from karman.vortex.download import DEFAULTS as DOWNLOAD_DEFAULTS
 from karman.vortex.download import expected_grid, grid_coordinates
@@ -45,6 +46,7 @@ def check_vortex(config: dict) -> list[float]:
                 f"({limits[axis][0]:g} to {limits[axis][1]:g} diameters from the cylinder centre)"
             )
     check_models(config)
+    check_forecast(config, reynolds, None if downloading else flow_parameters(reynolds[0], flow).n_samples)
     if not downloading and (problem := stability_problem(flow_parameters(reynolds[-1], flow))):
         raise ConfigError(problem)
     if not downloading and (flow["domain_height"] < 3 or flow["domain_length"] < flow["cylinder_x"] + 3):
@@ -89,3 +91,33 @@ def check_models(config: dict) -> None:
             raise ConfigError(f"models.{name}.standardise: per-channel needs samples with channels; vorticity snapshots have one: use global or per-cell")
         if spec["type"] == "cnn":
             check_cnn(f"models.{name}", spec, (ny, nx), "a larger fields.crop or a smaller fields.downsample.factor")
+
+
+def check_forecast(config: dict, reynolds: list[float], frames_per_reynolds: int | None) -> None:
+    """The forecasters' tests: unseen Reynolds numbers among `reynolds` and not all of them, rollouts
+    and training windows that fit in each Re's frames (when they are known from the config), a
+    probe inside the wake window."""
+    forecast = config["forecast"]
+    if not forecast["models"]:
+        return
+    unseen = unseen_groups(reynolds, config["split"], forecast)
+    where = "the split's held-out Reynolds numbers" if config["split"]["strategy"] == "holdout-re" else "forecast.holdout_reynolds"
+    if missing := [value for value in unseen if value not in reynolds]:
+        raise ConfigError(f"forecast.holdout_reynolds {[float(v) for v in missing]} are not among reynolds {reynolds}: "
+                          "the unseen-re test forecasts Reynolds numbers of the data")
+    if not unseen or len(unseen) == len(reynolds):
+        raise ConfigError(f"forecast: {where} are {unseen}, of reynolds {reynolds}: the unseen-re test needs at least one "
+                          "Reynolds number held out of training and at least one left to train on")
+    for axis in ("x", "y"):
+        low, high = config["fields"]["crop"][axis]
+        if not low <= forecast["probe"][axis] <= high:
+            raise ConfigError(f"forecast.probe.{axis} = {forecast['probe'][axis]:g} lies outside fields.crop.{axis} {[low, high]}: "
+                              "the probe must be a cell of the vorticity snapshots")
+    if frames_per_reynolds is None:
+        return
+    task = ForecastTask(**{key: forecast[key] for key in ("history", "stride", "horizon", "future_fraction")})
+    for spec in forecast["models"].values():
+        try:
+            check_task(task, frames_per_reynolds, spec.get("window"), spec.get("unroll", 1))
+        except ValueError as error:
+            raise ConfigError(f"forecast: {error}") from None

@@ -11,6 +11,7 @@ from karman.split import counts_per_group
 from karman.vortex.physics import QUANTITY_LABELS, deviation
 
 FIGURES = ("gallery", "class_balance", "embedding", "physics", "predicted_vs_true", "error_by_reynolds", "learning_curves")
+FORECAST_FIGURES = ("forecast_errors", "forecast_strip")  # with forecasters only
 METRIC_KEYS = ("r2", "mae", "rmse")
 
 
@@ -71,9 +72,25 @@ def physics_outside(flows: list[dict]) -> list[str]:
     return found
 
 
+def forecast_rows(forecast_dirs: dict[str, str | os.PathLike]) -> list[dict]:
+    """One row per forecaster and tested Reynolds number: errors, valid time at correlation 0.9, St, speed."""
+    rows = []
+    for name, result in read_metrics(forecast_dirs).items():
+        if result is None:
+            rows.append({"name": name, "status": "no results (the forecaster failed or was not run)"})
+            continue
+        for rollout in result["rollouts"]:
+            leads = rollout["vrmse_at_lead"]
+            rows.append({"name": name, "status": "ok", "test": rollout["test"], "group": rollout[result["grouping"]],
+                         "vrmse_first": leads["1"], "vrmse_last": leads[max(leads, key=int)], "valid": rollout["valid_time"]["0.9"],
+                         "strouhal": rollout["strouhal"], "frames_per_second": result.get("frames_per_second")})
+    return rows
+
+
 def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.PathLike, flow_summary: str | os.PathLike,
             model_dirs: dict[str, str | os.PathLike], validation: str | os.PathLike | None = None,
-            comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None) -> dict:
+            comparison_dirs: dict[str, dict[str, str | os.PathLike]] | None = None,
+            forecast_dirs: dict[str, str | os.PathLike] | None = None) -> dict:
     """What the vortex street's section shows, from the small outputs of its stages."""
     metrics = read_metrics(model_dirs)
     reynolds, per_re = per_reynolds_rows(metrics)
@@ -81,7 +98,7 @@ def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.Pa
     summary = json.loads(Path(split_summary).read_text())
     return {
         "title": "the Reynolds number from one snapshot of the von Kármán vortex street",
-        "nav": [("data", "Data"), ("physics", "Physics checks"), ("models", "Models")],
+        "nav": [("data", "Data"), ("physics", "Physics checks"), ("models", "Models")] + ([("forecasting", "Forecasting")] if forecast_dirs else []),
         "figures": {name: data_uri(path) for name, path in figures.items()},
         "summary": summary | {"counts_per_reynolds": counts_per_group(summary)},
         "flows": flows,
@@ -91,4 +108,5 @@ def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.Pa
         "per_reynolds": {"reynolds": reynolds, "rows": per_re},
         "comparison": split_comparison(comparison_dirs or {}),
         "downloads": [flow for flow in flows if flow.get("sha256")],
+        "forecasts": forecast_rows(forecast_dirs or {}),
     }

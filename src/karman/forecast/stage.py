@@ -1,0 +1,139 @@
+"""The `forecast` stage for one forecaster: plan the tests, fit, roll out, score, write.
+
+Outputs (docs/data-format.md): `rollout.zarr` with the forecast frames of every tested
+group (the Reynolds numbers), their times equal to the times of the frames they predict in
+the input store; `metrics.json` with the scores per test and group; `errors.csv` with the
+error and correlation at every lead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from karman.check import check_store
+from karman.forecast import metrics
+from karman.forecast.networks import build_forecaster, trainable
+from karman.forecast.store import ROLLOUT
+from karman.forecast.windows import ForecastTask, Rollout, group_frames, plan
+from karman.stores import declaration, open_store, partial_path, write_store
+
+log = logging.getLogger(__name__)
+
+THRESHOLDS = (0.8, 0.9, 0.95)  # correlation thresholds of the valid time
+
+
+def scores(truth: np.ndarray, prediction: np.ndarray, one_step: np.ndarray, times: np.ndarray, probe: tuple[int, int]) -> dict:
+    """Every score of one rollout (docs/forecasting.md): one-step and per-lead errors, The Well's
+    windows, valid times, spectral error, the rollout's and the truth's Strouhal number, enstrophy."""
+    horizon = len(truth)
+    vrmse = metrics.vrmse(truth, prediction)
+    correlations = metrics.correlation(truth, prediction)
+    dt = float(times[1] - times[0]) if horizon > 1 else float("nan")
+    strouhal_truth = metrics.rollout_strouhal(truth, times, probe)
+    leads = sorted({1, min(10, horizon), max(1, horizon // 2), horizon})
+    valid = {}
+    for threshold in THRESHOLDS:
+        steps = metrics.valid_time(correlations, threshold)
+        valid[f"{threshold:g}"] = metrics.valid_time_units(steps, dt, strouhal_truth)
+    spectral = metrics.spectral_error(truth, prediction)
+    return {
+        "one_step": {"nrmse": float(np.nanmean(metrics.nrmse(truth, one_step))), "vrmse": float(np.nanmean(metrics.vrmse(truth, one_step)))},
+        "vrmse_at_lead": {str(lead): float(vrmse[lead - 1]) for lead in leads},
+        "vrmse_windows": metrics.rollout_windows(vrmse),
+        "valid_time": valid,
+        "spectral_error": {band: None if values is None else float(np.nanmean(values)) for band, values in spectral.items()},
+        "strouhal": {"rollout": metrics.rollout_strouhal(prediction, times, probe), "truth": strouhal_truth,
+                     "window": float(times[-1] - times[0]) if horizon > 1 else 0.0},
+        "enstrophy_ratio_end": metrics.enstrophy_ratio(truth[-1], prediction[-1]),
+    }
+
+
+def one_step_predictions(forecaster, frames: np.ndarray, rollout: Rollout, positions: dict[int, int], group: float) -> np.ndarray:
+    """Each target predicted from the true frames before it (teacher forcing): the one-step error."""
+    history = len(rollout.history)
+    series = np.concatenate([rollout.history, rollout.targets])
+    return np.concatenate([forecaster.rollout(frames[[positions[i] for i in series[k:k + history]]], group, 1)
+                           for k in range(len(rollout.targets))])
+
+
+def run_forecast(samples_path: str | os.PathLike, rollout_path: str | os.PathLike, metrics_json: str | os.PathLike,
+                 errors_csv: str | os.PathLike, *, name: str, spec: dict, task: dict, held_out: list[float], probe: dict,
+                 backend: str = "tensorflow", threads: int = 1, gpu: bool = False) -> dict:
+    """The `forecast` stage for the forecaster `name` (`spec`: its config entry) on the store at `samples_path`."""
+    task = ForecastTask(**{key: task[key] for key in ("history", "stride", "horizon", "future_fraction")})
+    store = open_store(samples_path)
+    declared = declaration(store)
+    grouping, field = declared.grouping, store[declared.variable]
+    if grouping is None or "time" not in store.coords:
+        raise ValueError(f"{samples_path}: forecasting needs a store that declares a grouping and has a time coordinate along sample")
+    groups, times = store[grouping].values, store["time"].values
+    forecaster = build_forecaster(spec, task)
+    rollouts, train_frames = plan(group_frames(groups, times), held_out, task, forecaster.history, grouping=grouping)
+    fit = {}
+    if trainable(forecaster):
+        log.info("%s: fitting %s on %d training frames of %d groups", name, spec["type"], sum(map(len, train_frames.values())), len(train_frames))
+        fit = forecaster.fit(field, groups, train_frames, task, seed=spec.get("seed", 0), threads=threads, backend=backend, gpu=gpu)
+    needed = np.unique(np.concatenate([np.concatenate([r.history, r.targets]) for r in rollouts]))
+    frames = field.isel(sample=needed).values.astype(np.float32)  # the test frames only: horizon + history per group
+    positions = {int(sample): k for k, sample in enumerate(needed)}
+    cell = metrics.nearest_cell(store["y"].values, store["x"].values, (probe["y"], probe["x"]))
+    predictions, per_group, rows, rollout_seconds = [], [], [], 0.0
+    for rollout in rollouts:
+        history = frames[[positions[i] for i in rollout.history]]
+        started = time.perf_counter()
+        prediction = forecaster.rollout(history, rollout.group, task.horizon)
+        rollout_seconds += time.perf_counter() - started
+        truth = frames[[positions[i] for i in rollout.targets]]
+        one_step = one_step_predictions(forecaster, frames, rollout, positions, rollout.group)
+        score = scores(truth, prediction, one_step, times[rollout.targets], cell)
+        per_group.append({"test": rollout.test, grouping: rollout.group, **score})
+        rows += metrics.errors_per_lead(truth, prediction, model=name, test=rollout.test, **{grouping: rollout.group})
+        predictions.append(prediction)
+        log.info("%s: %s %s = %g: VRMSE at lead 1 %.3g, valid time (correlation 0.9) %d steps", name, rollout.test, grouping,
+                 rollout.group, score["vrmse_at_lead"]["1"], score["valid_time"]["0.9"]["steps"])
+    dt = float(np.median([np.diff(times[r.targets]).mean() for r in rollouts]))
+    dataset = xr.Dataset(
+        {"vorticity": ((grouping, "lead", "y", "x"), np.stack(predictions).astype(np.float32), dict(field.attrs))},
+        coords={grouping: [r.group for r in rollouts], "lead": np.arange(1, task.horizon + 1),
+                "time": ((grouping, "lead"), np.stack([times[r.targets] for r in rollouts])),
+                "test": (grouping, np.array([r.test for r in rollouts], dtype=object)), "y": store["y"].values, "x": store["x"].values},
+        attrs={"history": forecaster.history or task.history, "stride": task.stride, "dt": dt, "forecaster": name,
+               "settings": json.dumps(spec, sort_keys=True), "source": os.fspath(samples_path)},
+    )
+    write_store(dataset, rollout_path, chunks={grouping: 1}, check=lambda path, label: check_store(path, ROLLOUT, label))
+    frames_forecast = len(rollouts) * task.horizon
+    result = {"forecaster": name, "spec": spec, "task": task.__dict__, "grouping": grouping, "probe": probe, "fit": fit,
+              "rollout_seconds": rollout_seconds, "frames_per_second": frames_forecast / rollout_seconds if rollout_seconds else None,
+              "rollouts": per_group}
+    write_json(result, metrics_json)
+    table = pd.DataFrame(rows)
+    partial = partial_path(errors_csv)
+    table.to_csv(partial, index=False)
+    os.replace(partial, errors_csv)
+    return result
+
+
+def write_json(value: dict, path: str | os.PathLike) -> None:
+    """`value` as JSON, NaN as null, whole or not at all."""
+    partial = partial_path(path)
+    Path(partial).write_text(json.dumps(without_nan(value), indent=2, sort_keys=True))
+    os.replace(partial, path)
+
+
+def without_nan(value):
+    """`value` with every NaN (a Strouhal number a short rollout cannot give) as None."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: without_nan(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nan(item) for item in value]
+    return value
