@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
+from karman.cluster import cancel_orphaned_jobs, report_time_limits
 from karman.recovery import clear_interrupted_run
 from karman.settings import checked_config
 
@@ -31,7 +32,13 @@ include: "rules/report.smk"
 # Before the first job of a real run (not -n), under the lock of the outputs it will write:
 # remove what an interrupted run left half-written of them.
 onstart:
+    cancel_orphaned_jobs(Path.cwd(), locked=workflow.execution_settings.lock)  # a killed run's SLURM jobs
     clear_interrupted_run(locked_outputs())
+
+
+# A failed run: name each job that ran past its SLURM time limit, and the runtime to raise.
+onerror:
+    report_time_limits(log)
 
 
 localrules:

@@ -48,8 +48,18 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SchedulerType=sched/backfill
 MpiDefault=none
-ReturnToService=2
+# A node set DOWN (scontrol update nodename=... state=DOWN) stays down until state=RESUME.
+ReturnToService=1
 MinJobAge=86400
+# A job requeued after a node failure may start again cred_expire seconds later (default
+# 120), once its old steps are gone (KillWait after SIGTERM, default 30 s), at the next
+# scheduling pass (default every 60 s, backfill every 30 s): seconds here.
+AuthInfo=cred_expire=10
+KillWait=5
+SchedulerParameters=bf_interval=2,sched_interval=2
+# Jobs are requeued only where sbatch asks for it (--requeue, as profiles/slurm does), as on
+# sites that set JobRequeue=0 (SLURM's default is 1).
+JobRequeue=0
 SlurmctldParameters=enable_configless
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none

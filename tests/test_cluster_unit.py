@@ -1,0 +1,754 @@
+"""karman.cluster without SLURM: the jobs a killed run left, and the time-limit message.
+
+The logs below are Snakemake logs captured from real runs of this workflow through
+profiles/slurm on the single-node cluster of profiles/slurm/local (Snakemake 9.27.1,
+snakemake-executor-plugin-slurm 2.8.0, SLURM 22.05, status from squeue); only the run's
+header lines, blank lines, Keras' model table and all but two training epochs are cut.
+"""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from karman import cluster
+from karman.cluster import (SlurmJob, cancel_orphaned_jobs, orphaned_jobs, parse_squeue, report_time_limits,
+                            submitted_jobs, time_limit_messages)
+
+# `squeue --me --noheader --format='%i|%Z|%k'` with two jobs the plugin submitted from /tmp/exp2,
+# one from another working directory (with a space) and one that sbatch submitted by hand.
+SQUEUE = """\
+29|/tmp/exp2|rule_compute_vorticity
+30|/tmp/exp2|rule_simulate_flow_wildcards_00150
+31|/tmp/exp 2|rule_x
+28|/tmp/exp2|(null)
+"""
+
+
+def test_the_plugins_jobs_in_this_working_directory_are_the_orphans():
+    jobs = parse_squeue(SQUEUE)
+    assert [job.job_id for job in jobs] == ["29", "30", "31", "28"]
+    assert jobs[2] == SlurmJob("31", "/tmp/exp 2", "rule_x")
+    assert [job.job_id for job in orphaned_jobs(jobs, "/tmp/exp2")] == ["29", "30"]
+    assert [job.job_id for job in orphaned_jobs(jobs, "/tmp/exp 2/")] == ["31"]
+    assert orphaned_jobs(jobs, "/tmp") == []
+
+
+class FakeSlurm:
+    """squeue and scancel as subprocess.run sees them: the jobs stay queued for `lingering` polls after scancel."""
+
+    def __init__(self, listing: str, lingering: int = 0, returncode: int = 0):
+        self.listing, self.lingering, self.returncode = listing, lingering, returncode
+        self.commands: list[list[str]] = []
+        self.cancelled: list[str] = []
+
+    def __call__(self, command, **kwargs):
+        self.commands.append(command)
+        if command[0] == "scancel":
+            self.cancelled = command[1:]
+            return subprocess.CompletedProcess(command, 0, "", "")
+        if any(argument == "--format=%i" for argument in command):
+            if self.lingering:
+                self.lingering -= 1
+                return subprocess.CompletedProcess(command, 0, "\n".join(self.cancelled) + "\n", "")
+            return subprocess.CompletedProcess(command, 0, "28\n", "")
+        return subprocess.CompletedProcess(command, self.returncode, self.listing if self.returncode == 0 else "",
+                                           "squeue: error: ..." if self.returncode else "")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A working directory from which the plugin has submitted jobs (it has their log folder); squeue installed."""
+    monkeypatch.setattr(cluster.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    (tmp_path / ".snakemake/slurm_logs").mkdir(parents=True)
+    return tmp_path
+
+
+def listing(workdir: Path) -> str:
+    return SQUEUE.replace("/tmp/exp2", str(workdir))
+
+
+def test_orphans_are_cancelled_and_waited_for_and_named_on_one_line(workdir, capsys):
+    slurm = FakeSlurm(listing(workdir), lingering=2)
+    cancelled = cancel_orphaned_jobs(workdir, run=slurm)
+    assert [job.job_id for job in cancelled] == ["29", "30"]
+    assert slurm.commands[0] == ["squeue", "--me", "--noheader", "--format=%i|%Z|%k"]
+    assert slurm.commands[1] == ["scancel", "29", "30"]
+    assert len(slurm.commands) == 2 + 3  # polled until they had left the queue
+    assert capsys.readouterr().out == (f"karman: cancelled 2 SLURM jobs that an earlier, interrupted run left in {workdir}: "
+                                       "29 (rule_compute_vorticity), 30 (rule_simulate_flow_wildcards_00150)\n")
+
+
+def test_the_wait_for_orphans_is_bounded_and_says_which_are_still_leaving(workdir, capsys):
+    slurm = FakeSlurm(listing(workdir), lingering=1000)
+    cancel_orphaned_jobs(workdir, wait=1.2, run=slurm)
+    assert capsys.readouterr().out.rstrip().endswith("; still leaving the queue after 1.2 s: 29, 30")
+
+
+@pytest.mark.parametrize("case", ["no squeue", "never submitted from here", "squeue fails", "nothing of ours", "no lock"])
+def test_nothing_to_cancel_does_nothing_and_prints_nothing(workdir, monkeypatch, capsys, case):
+    if case == "no squeue":
+        monkeypatch.setattr(cluster.shutil, "which", lambda tool: None)
+    if case == "never submitted from here":
+        (workdir / ".snakemake/slurm_logs").rmdir()
+    slurm = FakeSlurm(SQUEUE if case == "nothing of ours" else listing(workdir), returncode=1 if case == "squeue fails" else 0)
+    assert cancel_orphaned_jobs(workdir, locked=case != "no lock", run=slurm) == []
+    assert capsys.readouterr().out == ""
+    assert not any(command[0] == "scancel" for command in slurm.commands)
+    if case in ("no squeue", "never submitted from here", "no lock"):
+        assert slurm.commands == []  # squeue is not even asked
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    """The log in a file, its working directories moved under `tmp_path` (so the SLURM logs it names are not there)."""
+    path = tmp_path / "snakemake.log"
+    path.write_text(re.sub(r"/tmp/(cap1|cap2|exp1|exp3)/", lambda match: f"{tmp_path}/{match.group(1)}/", text))
+    return path
+
+
+def test_the_log_maps_each_job_to_the_slurm_job_that_ran_it():
+    jobs = submitted_jobs(SUCCESSFUL_RUN)
+    assert [(job.rule, job.wildcards, job.runtime, job.slurm_job) for job in jobs] == [
+        ("simulate_flow", "re=00300", 60, "12"), ("simulate_flow", "re=00150", 60, "12"),  # one group job
+        ("compute_vorticity", "", 30, "13"), ("make_split", "", 10, "14"), ("train_baseline", "model=ridge", 30, "15")]
+    assert jobs[2].slurm_log == "/tmp/exp1/.snakemake/slurm_logs/rule_compute_vorticity/13.log"
+    assert time_limit_messages([]) == []
+
+
+def test_a_job_past_its_time_limit_is_named_with_the_runtime_to_raise(tmp_path):
+    assert time_limit_messages(write(tmp_path, SINGLE_JOB_TIMEOUT)) == [
+        "karman: rule train_network (model=cnn) ran past its time limit of 1 min on SLURM (job 18, state TIMEOUT); "
+        "raise its runtime: --set-resources train_network:runtime=2"]
+
+
+def test_the_plugins_message_alone_names_the_state_of_a_single_job(tmp_path):
+    """Without the SLURM log (show-failed-logs off, the file gone) the plugin's TIMEOUT is enough."""
+    text = SINGLE_JOB_TIMEOUT
+    start = text.index("Logfile /tmp/cap2/.snakemake/slurm_logs/")
+    text = text[:start] + text[text.index("Shutting down", start):]
+    assert "DUE TO TIME LIMIT" not in text
+    assert time_limit_messages(write(tmp_path, text)) == time_limit_messages(write(tmp_path, SINGLE_JOB_TIMEOUT))
+    assert len(time_limit_messages(write(tmp_path, text))) == 1
+
+
+def test_a_job_without_a_runtime_is_told_to_set_one(tmp_path):
+    text = SINGLE_JOB_TIMEOUT.replace(", runtime=1, gpu=0", ", gpu=0")
+    assert time_limit_messages(write(tmp_path, text)) == [
+        "karman: rule train_network (model=cnn) ran past its time limit on SLURM (job 18, state TIMEOUT); "
+        "raise its runtime: --set-resources train_network:runtime=<minutes>"]
+
+
+def test_a_group_job_past_its_time_limit_is_named_once_after_its_retry(tmp_path):
+    """The plugin names no state for a group job; SLURM's line in the job's log does."""
+    assert "TIMEOUT" not in GROUP_JOB_TIMEOUT_RETRIED
+    assert time_limit_messages([write(tmp_path, GROUP_JOB_TIMEOUT_RETRIED)]) == [
+        "karman: rule simulate_flow (re=00300) ran past its time limit of 1 min on SLURM (job 17, state TIMEOUT); "
+        "raise its runtime: --set-resources simulate_flow:runtime=2"]
+
+
+def test_the_slurm_log_on_disk_tells_where_snakemake_printed_none(tmp_path):
+    """Without show-failed-logs Snakemake's log holds no SLURM log; the file it names still does."""
+    slurm_log = tmp_path / "cap1/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/17.log"
+    slurm_log.parent.mkdir(parents=True)
+    text = write(tmp_path, GROUP_JOB_TIMEOUT_RETRIED).read_text()
+    start = text.index(f"Logfile {slurm_log}:")
+    end = text.index("Shutting down", start)
+    slurm_log.write_text(text[start:end])
+    without_logs = text[:start] + text[end:]
+    assert "DUE TO TIME LIMIT ***\n" not in without_logs[without_logs.index("jobid 17"):]
+    assert len(time_limit_messages(write(tmp_path, without_logs))) == 1
+    slurm_log.unlink()
+    assert time_limit_messages(write(tmp_path, without_logs)) == []
+
+
+def test_only_the_last_attempt_counts(tmp_path):
+    """A job that ran out of time once and then ended otherwise is not named."""
+    first_attempt_only = GROUP_JOB_TIMEOUT_RETRIED.replace("*** JOB 17 ON vm CANCELLED AT 2026-12-05T08:27:39 DUE TO TIME LIMIT ***",
+                                                           "*** JOB 17 ON vm CANCELLED AT 2026-12-05T08:27:39 ***")
+    assert time_limit_messages(write(tmp_path, first_attempt_only)) == []
+
+
+def test_other_failures_are_not_called_time_limits(tmp_path):
+    assert "DUE TO NODE FAILURE" in NODE_FAILURE_RETRIED
+    assert time_limit_messages(write(tmp_path, NODE_FAILURE_RETRIED)) == []
+    assert time_limit_messages(write(tmp_path, SUCCESSFUL_RUN)) == []
+
+
+def test_the_onerror_hook_prints_the_messages_to_stderr(tmp_path, capsys):
+    report_time_limits([str(write(tmp_path, SINGLE_JOB_TIMEOUT))])
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("karman: rule train_network (model=cnn) ran past its time limit of 1 min")
+
+# The ridge model's chain: a group job of two simulations, then three single jobs.
+SUCCESSFUL_RUN = """\
+SLURM run ID: 5b56e2da-1e50-411c-8d74-b0107098fe52
+Job stats:
+job                  count
+-----------------  -------
+simulate_flow            2
+compute_vorticity        1
+make_split               1
+train_baseline           1
+total                    5
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:24:02 2026] Group job simulate_flow (jobs in lexicogr. order):
+    [Sat Dec  5 08:24:02 2026]
+    rule simulate_flow:
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log
+        jobid: 3
+        reason: Missing output files: results/flow/re00300.zarr
+        wildcards: re=00300
+        resources: tmpdir=<TBD>, mem_mb=2000, mem=2 GB, mem_mib=1908, disk_mb=50000, disk=50 GB, disk_mib=47684, runtime=60, checkpoint_steps=2000, gpu=0
+Shell command: None
+    [Sat Dec  5 08:24:02 2026]
+    rule simulate_flow:
+        output: results/flow/re00150.zarr
+        log: logs/simulate_flow/re00150.log
+        jobid: 2
+        reason: Missing output files: results/flow/re00150.zarr
+        wildcards: re=00150
+        resources: tmpdir=<TBD>, mem_mb=2000, mem=2 GB, mem_mib=1908, disk_mb=50000, disk=50 GB, disk_mib=47684, runtime=60, checkpoint_steps=2000, gpu=0
+Shell command: None
+Job 2a070839-eb03-5335-832b-eb58a4ebc252 has been submitted with SLURM jobid 12 (log: /tmp/exp1/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/12.log).
+[Sat Dec  5 08:24:16 2026]
+Finished jobid: 3 (Rule: simulate_flow)
+[Sat Dec  5 08:24:16 2026]
+Finished jobid: 2 (Rule: simulate_flow)
+2 of 5 steps (40%) done
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:24:16 2026]
+rule compute_vorticity:
+    input: results/flow/re00150.zarr, results/flow/re00300.zarr
+    output: results/fields/vorticity.zarr
+    log: logs/compute_vorticity.log
+    jobid: 1
+    benchmark: logs/benchmarks/compute_vorticity.tsv
+    reason: Missing output files: results/fields/vorticity.zarr; Input files updated by another job: results/flow/re00150.zarr, results/flow/re00300.zarr
+    threads: 2
+    resources: tmpdir=<TBD>, mem_mb=2000, mem=2 GB, mem_mib=1908, disk_mb=1000, disk=1 GB, disk_mib=954, runtime=30
+Shell command: None
+Job 1 has been submitted with SLURM jobid 13 (log: /tmp/exp1/.snakemake/slurm_logs/rule_compute_vorticity/13.log).
+[Sat Dec  5 08:24:30 2026]
+Finished jobid: 1 (Rule: compute_vorticity)
+3 of 5 steps (60%) done
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:24:30 2026]
+rule make_split:
+    input: results/fields/vorticity.zarr
+    output: results/split/assignment.csv, results/split/summary.json
+    log: logs/make_split.log
+    jobid: 4
+    benchmark: logs/benchmarks/make_split.tsv
+    reason: Missing output files: results/split/assignment.csv; Input files updated by another job: results/fields/vorticity.zarr
+    resources: tmpdir=<TBD>, mem_mb=1000, mem=1 GB, mem_mib=954, disk_mb=1000, disk=1 GB, disk_mib=954, runtime=10
+Shell command: None
+Job 4 has been submitted with SLURM jobid 14 (log: /tmp/exp1/.snakemake/slurm_logs/rule_make_split/14.log).
+[Sat Dec  5 08:24:44 2026]
+Finished jobid: 4 (Rule: make_split)
+4 of 5 steps (80%) done
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:24:44 2026]
+rule train_baseline:
+    input: results/fields/vorticity.zarr, results/split/assignment.csv
+    output: results/models/ridge/model.npz, results/models/ridge/metrics.json, results/models/ridge/predictions.csv
+    log: logs/train_baseline/ridge.log
+    jobid: 0
+    benchmark: logs/benchmarks/train_baseline/ridge.tsv
+    reason: Missing output files: results/models/ridge/metrics.json; Input files updated by another job: results/fields/vorticity.zarr, results/split/assignment.csv
+    wildcards: model=ridge
+    threads: 2
+    resources: tmpdir=<TBD>, mem_mb=4000, mem=4 GB, mem_mib=3815, disk_mb=1000, disk=1 GB, disk_mib=954, runtime=30
+Shell command: None
+Job 0 has been submitted with SLURM jobid 15 (log: /tmp/exp1/.snakemake/slurm_logs/rule_train_baseline/ridge/15.log).
+[Sat Dec  5 08:24:58 2026]
+Finished jobid: 0 (Rule: train_baseline)
+5 of 5 steps (100%) done
+Cleaning up SLURM log files older than 10 day(s).
+Complete log(s): /tmp/exp1/.snakemake/log/2026-12-05T082401.203859.snakemake.log
+Elapsed time: 0:00:58.955879
+"""
+
+# train_network with --set-resources train_network:runtime=1, ended at its time limit.
+SINGLE_JOB_TIMEOUT = """\
+SLURM run ID: 592d091a-1aa8-4697-b817-3711f3764f59
+Job stats:
+job              count
+-------------  -------
+train_network        1
+total                1
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:29:06 2026]
+rule train_network:
+    input: results/fields/vorticity.zarr, results/split/assignment.csv
+    output: results/models/cnn/model.keras, results/models/cnn/history.csv, results/models/cnn/metrics.json, results/models/cnn/predictions.csv
+    log: logs/train_network/cnn.log
+    jobid: 0
+    benchmark: logs/benchmarks/train_network/cnn.tsv
+    reason: Missing output files: results/models/cnn/metrics.json
+    wildcards: model=cnn
+    threads: 2
+    resources: tmpdir=<TBD>, mem_mb=4000, mem=4 GB, mem_mib=3815, disk_mb=1000, disk=1 GB, disk_mib=954, runtime=1, gpu=0
+Shell command: None
+Job 0 has been submitted with SLURM jobid 18 (log: /tmp/cap2/.snakemake/slurm_logs/rule_train_network/cnn/18.log).
+[Sat Dec  5 08:29:42 2026]
+Error in rule train_network:
+    message: SLURM-job '18' failed, SLURM status is: 'TIMEOUT'. Detailed failure reason unavailable (status command is not 'sacct').For further error details see the cluster/cloud log and the log files of the involved rule(s).
+    jobid: 0
+    input: results/fields/vorticity.zarr, results/split/assignment.csv
+    output: results/models/cnn/model.keras, results/models/cnn/history.csv, results/models/cnn/metrics.json, results/models/cnn/predictions.csv
+    log: logs/train_network/cnn.log, /tmp/cap2/.snakemake/slurm_logs/rule_train_network/cnn/18.log (check log file(s) for error details)
+    external_jobid: 18
+Logfile logs/train_network/cnn.log:
+================================================================================
+2026-12-05 08:29:10,861 INFO karman.train: training cnn on {'train': 14, 'val': 5, 'test': 5} samples of shape {'sample': 24, 'y': 12, 'x': 15} for reynolds
+2026-12-05 08:29:13,257 INFO karman.train: Keras 3.15.1, backend tensorflow, device: CPU
+2026-12-05 08:29:13,280 INFO karman.train: input standardisation (global) from 14 training samples: mean 0.005837, variance 1.508 on average
+2026-12-05 08:29:13,354 INFO karman.train: Model: "cnn"
+ Total params: 1,401 (5.47 KB)
+ Trainable params: 1,401 (5.47 KB)
+ Non-trainable params: 0 (0.00 B)
+2026-12-05 08:29:14,021 INFO karman.train: epoch 1/100000: loss=0.9302, val_loss=0.6837 (0.6 s/epoch, at most 62185 s left)
+2026-12-05 08:29:14,039 INFO karman.train: epoch 2/100000: loss=0.8277, val_loss=0.8668 (0.0 s/epoch, at most 1711 s left)
+================================================================================
+Logfile /tmp/cap2/.snakemake/slurm_logs/rule_train_network/cnn/18.log:
+================================================================================
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:29:08 2026]
+rule train_network:
+    input: results/fields/vorticity.zarr, results/split/assignment.csv
+    output: results/models/cnn/model.keras, results/models/cnn/history.csv, results/models/cnn/metrics.json, results/models/cnn/predictions.csv
+    log: logs/train_network/cnn.log
+    jobid: 0
+    benchmark: logs/benchmarks/train_network/cnn.tsv
+    reason: Forced execution
+    wildcards: model=cnn
+    threads: 2
+    resources: tmpdir=<TBD>, disk_mb=1000, disk=1 GB, disk_mib=954, mem_mb=4000, mem=4 GB, mem_mib=3815, runtime=1, gpu=0
+Shell command: None
+srun: cluster configuration lacks support for cpu binding
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:29:09 2026]
+localrule train_network:
+    input: results/fields/vorticity.zarr, results/split/assignment.csv
+    output: results/models/cnn/model.keras, results/models/cnn/history.csv, results/models/cnn/metrics.json, results/models/cnn/predictions.csv
+    log: logs/train_network/cnn.log
+    jobid: 0
+    benchmark: logs/benchmarks/train_network/cnn.tsv
+    reason: Forced execution
+    wildcards: model=cnn
+    threads: 2
+    resources: tmpdir=/tmp, disk_mb=1000, disk=1 GB, disk_mib=954, mem_mb=4000, mem=4 GB, mem_mib=3815, runtime=1, gpu=0
+Shell command: None
+slurmstepd-vm: error: *** JOB 18 ON vm CANCELLED AT 2026-12-05T08:29:39 DUE TO TIME LIMIT ***
+srun: Job step aborted: Waiting up to 32 seconds for job step to finish.
+slurmstepd-vm: error: *** STEP 18.0 ON vm CANCELLED AT 2026-12-05T08:29:39 DUE TO TIME LIMIT ***
+Will exit after finishing currently running jobs (scheduler).
+srun: got SIGCONT
+[Sat Dec  5 08:29:39 2026]
+Error in rule train_network:
+    message: None
+    jobid: 0
+    input: results/fields/vorticity.zarr, results/split/assignment.csv
+    output: results/models/cnn/model.keras, results/models/cnn/history.csv, results/models/cnn/metrics.json, results/models/cnn/predictions.csv
+    log: logs/train_network/cnn.log (check log file(s) for error details)
+Will exit after finishing currently running jobs (scheduler).
+srun: forcing job termination
+Removing output files of failed job train_network since they might be corrupted:
+results/models/cnn/history.csv
+Will exit after finishing currently running jobs (scheduler).
+Shutting down, this might take some time.
+Storing output in storage.
+Elapsed time: 0:00:31.656546
+WorkflowError:
+At least one job did not complete successfully.
+RuleException:
+CalledProcessError in file "/work/main/rules/vortex.smk", line 314:
+Command 'set -euo pipefail;  /work/main/.venv/bin/python /tmp/cap2/.snakemake/scripts/tmps6meb63l.train_model.py' died with <Signals.SIGTERM: 15>.
+[Sat Dec  5 08:29:39 2026]
+Error in rule train_network:
+    message: None
+    jobid: 0
+    input: results/fields/vorticity.zarr, results/split/assignment.csv
+    output: results/models/cnn/model.keras, results/models/cnn/history.csv, results/models/cnn/metrics.json, results/models/cnn/predictions.csv
+    log: logs/train_network/cnn.log (check log file(s) for error details)
+Will exit after finishing currently running jobs (scheduler).
+Shutting down, this might take some time.
+Storing output in storage.
+Elapsed time: 0:00:30.238503
+WorkflowError:
+At least one job did not complete successfully.
+srun: error: vm: task 0: Exited with exit code 1
+================================================================================
+Shutting down, this might take some time.
+Cleaning up SLURM log files older than 10 day(s).
+Exiting because a job execution failed. Look above for error messages
+Complete log(s): /tmp/cap2/.snakemake/log/2026-12-05T082905.211866.snakemake.log
+Elapsed time: 0:01:08.885642
+WorkflowError:
+At least one job did not complete successfully.
+"""
+
+# simulate_flow (a group job) with runtime=1, ended at its time limit twice (retries: 1).
+GROUP_JOB_TIMEOUT_RETRIED = """\
+SLURM run ID: ad907593-8e96-4ea4-98b4-1261aeea3deb
+Job stats:
+job              count
+-------------  -------
+simulate_flow        1
+total                1
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:26:58 2026] Group job simulate_flow (jobs in lexicogr. order):
+    [Sat Dec  5 08:26:58 2026]
+    rule simulate_flow:
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log
+        jobid: 0
+        reason: Missing output files: results/flow/re00300.zarr
+        wildcards: re=00300
+        resources: tmpdir=<TBD>, mem_mb=2000, mem=2 GB, mem_mib=1908, disk_mb=50000, disk=50 GB, disk_mib=47684, runtime=1, checkpoint_steps=2000, gpu=0
+Shell command: None
+Job 969a44cf-976c-596f-b03c-8afb7fc88200 has been submitted with SLURM jobid 16 (log: /tmp/cap1/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/16.log).
+[Sat Dec  5 08:27:12 2026]
+    message: Error in group simulate_flow
+    log: /tmp/cap1/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/16.log (check log file(s) for error details)
+    jobs:
+        rule simulate_flow:
+            jobid: 0
+            output: results/flow/re00300.zarr
+            log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+Logfile /tmp/cap1/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/16.log:
+================================================================================
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:27:00 2026] Group job simulate_flow (jobs in lexicogr. order):
+    [Sat Dec  5 08:27:00 2026]
+    rule simulate_flow:
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log
+        jobid: 0
+        reason: Forced execution
+        wildcards: re=00300
+        resources: tmpdir=<TBD>, mem_mb=2000, mem=2 GB, mem_mib=1908, disk_mb=50000, disk=50 GB, disk_mib=47684, runtime=1, checkpoint_steps=2000, gpu=0
+Shell command: None
+srun: cluster configuration lacks support for cpu binding
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:27:01 2026]
+localrule simulate_flow:
+    output: results/flow/re00300.zarr
+    log: logs/simulate_flow/re00300.log
+    jobid: 0
+    reason: Forced execution
+    wildcards: re=00300
+    resources: tmpdir=/tmp, disk_mb=50000, disk=50 GB, disk_mib=47684, mem_mb=2000, mem=2 GB, mem_mib=1908, runtime=1, checkpoint_steps=2000, gpu=0
+Shell command: None
+slurmstepd-vm: error: *** JOB 16 ON vm CANCELLED AT 2026-12-05T08:27:09 DUE TO TIME LIMIT ***
+srun: Job step aborted: Waiting up to 32 seconds for job step to finish.
+slurmstepd-vm: error: *** STEP 16.0 ON vm CANCELLED AT 2026-12-05T08:27:09 DUE TO TIME LIMIT ***
+Will exit after finishing currently running jobs (scheduler).
+srun: got SIGCONT
+srun: forcing job termination
+[Sat Dec  5 08:27:09 2026]
+    message: Error in group simulate_flow
+    jobs:
+        rule simulate_flow:
+            jobid: 0
+            output: results/flow/re00300.zarr
+            log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+    [Sat Dec  5 08:27:09 2026]
+    Error in rule simulate_flow:
+        message: None
+        jobid: 0
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+Will exit after finishing currently running jobs (scheduler).
+Shutting down, this might take some time.
+Storing output in storage.
+Elapsed time: 0:00:10.378054
+WorkflowError:
+At least one job did not complete successfully.
+Will exit after finishing currently running jobs (scheduler).
+RuleException:
+CalledProcessError in file "/work/main/rules/vortex.smk", line 38:
+Command 'set -euo pipefail;  /work/main/.venv/bin/python /tmp/cap1/.snakemake/scripts/tmpy6tcciui.simulate_flow.py' died with <Signals.SIGTERM: 15>.
+[Sat Dec  5 08:27:09 2026]
+Error in rule simulate_flow:
+    message: None
+    jobid: 0
+    output: results/flow/re00300.zarr
+    log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+Will exit after finishing currently running jobs (scheduler).
+Shutting down, this might take some time.
+Storing output in storage.
+Elapsed time: 0:00:08.943132
+WorkflowError:
+At least one job did not complete successfully.
+srun: error: vm: task 0: Exited with exit code 1
+================================================================================
+Logfile logs/simulate_flow/re00300.log:
+================================================================================
+2026-12-05 08:27:03,322 INFO karman.vortex.simulation: Re=300: grid 72x36, D=6 cells, cumulant collision, omega=1.98624, Mach 0.1, 20784610 spin-up + 624 sampled steps (12 snapshots), kernels ready in 1.4 s
+================================================================================
+    [Sat Dec  5 08:27:12 2026]
+    Error in rule simulate_flow:
+        message: None
+        jobid: 0
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+    Logfile logs/simulate_flow/re00300.log:
+    ================================================================================
+    2026-12-05 08:27:03,322 INFO karman.vortex.simulation: Re=300: grid 72x36, D=6 cells, cumulant collision, omega=1.98624, Mach 0.1, 20784610 spin-up + 624 sampled steps (12 snapshots), kernels ready in 1.4 s
+    ================================================================================
+Trying to restart job 969a44cf-976c-596f-b03c-8afb7fc88200.
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:27:12 2026] Group job simulate_flow (jobs in lexicogr. order):
+    [Sat Dec  5 08:27:12 2026]
+    rule simulate_flow:
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log
+        jobid: 0
+        reason: Missing output files: results/flow/re00300.zarr
+        wildcards: re=00300
+        resources: tmpdir=<TBD>, mem_mb=2000, mem=2 GB, mem_mib=1908, disk_mb=50000, disk=50 GB, disk_mib=47684, runtime=1, checkpoint_steps=2000, gpu=0
+Shell command: None
+Job 969a44cf-976c-596f-b03c-8afb7fc88200 has been submitted with SLURM jobid 17 (log: /tmp/cap1/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/17.log).
+[Sat Dec  5 08:28:06 2026]
+    message: Error in group simulate_flow
+    log: /tmp/cap1/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/17.log (check log file(s) for error details)
+    jobs:
+        rule simulate_flow:
+            jobid: 0
+            output: results/flow/re00300.zarr
+            log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+Logfile /tmp/cap1/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/17.log:
+================================================================================
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:27:14 2026] Group job simulate_flow (jobs in lexicogr. order):
+    [Sat Dec  5 08:27:14 2026]
+    rule simulate_flow:
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log
+        jobid: 0
+        reason: Forced execution
+        wildcards: re=00300
+        resources: tmpdir=<TBD>, mem_mb=2000, mem=2 GB, mem_mib=1908, disk_mb=50000, disk=50 GB, disk_mib=47684, runtime=1, checkpoint_steps=2000, gpu=0
+Shell command: None
+srun: cluster configuration lacks support for cpu binding
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:27:15 2026]
+localrule simulate_flow:
+    output: results/flow/re00300.zarr
+    log: logs/simulate_flow/re00300.log
+    jobid: 0
+    reason: Forced execution
+    wildcards: re=00300
+    resources: tmpdir=/tmp, mem_mb=2000, mem=2 GB, mem_mib=1908, disk_mb=50000, disk=50 GB, disk_mib=47684, runtime=1, checkpoint_steps=2000, gpu=0
+Shell command: None
+slurmstepd-vm: error: *** JOB 17 ON vm CANCELLED AT 2026-12-05T08:27:39 DUE TO TIME LIMIT ***
+srun: Job step aborted: Waiting up to 32 seconds for job step to finish.
+slurmstepd-vm: error: *** STEP 17.0 ON vm CANCELLED AT 2026-12-05T08:27:39 DUE TO TIME LIMIT ***
+srun: got SIGCONT
+Will exit after finishing currently running jobs (scheduler).
+srun: forcing job termination
+[Sat Dec  5 08:27:39 2026]
+    message: Error in group simulate_flow
+    jobs:
+        rule simulate_flow:
+            jobid: 0
+            output: results/flow/re00300.zarr
+            log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+    [Sat Dec  5 08:27:39 2026]
+    Error in rule simulate_flow:
+        message: None
+        jobid: 0
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+Will exit after finishing currently running jobs (scheduler).
+Shutting down, this might take some time.
+Will exit after finishing currently running jobs (scheduler).
+Storing output in storage.
+Elapsed time: 0:00:26.388122
+WorkflowError:
+At least one job did not complete successfully.
+RuleException:
+CalledProcessError in file "/work/main/rules/vortex.smk", line 38:
+Command 'set -euo pipefail;  /work/main/.venv/bin/python /tmp/cap1/.snakemake/scripts/tmp5zg2z0_7.simulate_flow.py' died with <Signals.SIGTERM: 15>.
+[Sat Dec  5 08:27:39 2026]
+Error in rule simulate_flow:
+    message: None
+    jobid: 0
+    output: results/flow/re00300.zarr
+    log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+Will exit after finishing currently running jobs (scheduler).
+Shutting down, this might take some time.
+Storing output in storage.
+Elapsed time: 0:00:24.938501
+WorkflowError:
+At least one job did not complete successfully.
+srun: error: vm: task 0: Exited with exit code 1
+================================================================================
+Logfile logs/simulate_flow/re00300.log:
+================================================================================
+2026-12-05 08:27:17,256 INFO karman.vortex.simulation: Re=300: grid 72x36, D=6 cells, cumulant collision, omega=1.98624, Mach 0.1, 20784610 spin-up + 624 sampled steps (12 snapshots), kernels ready in 1.3 s
+2026-12-05 08:27:17,258 INFO karman.vortex.simulation: Re=300: resuming from the checkpoint at step 554000 (0 snapshots done)
+2026-12-05 08:27:27,260 INFO karman.vortex.simulation: Re=300: step 1365600/20785234, 210 MLUPS, 239 s left
+2026-12-05 08:27:37,261 INFO karman.vortex.simulation: Re=300: step 2177800/20785234, 210 MLUPS, 229 s left
+================================================================================
+    [Sat Dec  5 08:28:06 2026]
+    Error in rule simulate_flow:
+        message: None
+        jobid: 0
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+    Logfile logs/simulate_flow/re00300.log:
+    ================================================================================
+    2026-12-05 08:27:17,256 INFO karman.vortex.simulation: Re=300: grid 72x36, D=6 cells, cumulant collision, omega=1.98624, Mach 0.1, 20784610 spin-up + 624 sampled steps (12 snapshots), kernels ready in 1.3 s
+    2026-12-05 08:27:17,258 INFO karman.vortex.simulation: Re=300: resuming from the checkpoint at step 554000 (0 snapshots done)
+    2026-12-05 08:27:27,260 INFO karman.vortex.simulation: Re=300: step 1365600/20785234, 210 MLUPS, 239 s left
+    2026-12-05 08:27:37,261 INFO karman.vortex.simulation: Re=300: step 2177800/20785234, 210 MLUPS, 229 s left
+    ================================================================================
+Shutting down, this might take some time.
+Cleaning up SLURM log files older than 10 day(s).
+Exiting because a job execution failed. Look above for error messages
+Complete log(s): /tmp/cap1/.snakemake/log/2026-12-05T082657.649941.snakemake.log
+Elapsed time: 0:01:50.929915
+WorkflowError:
+At least one job did not complete successfully.
+"""
+
+# The two simulations' group job on a node set DOWN, without --requeue: NODE_FAIL, then a retry that finished.
+NODE_FAILURE_RETRIED = """\
+SLURM run ID: 65d8dd97-2e1e-4a6e-8cb9-c8bceea3ed2b
+Job stats:
+job              count
+-------------  -------
+simulate_flow        2
+total                2
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:35:20 2026] Group job simulate_flow (jobs in lexicogr. order):
+    [Sat Dec  5 08:35:20 2026]
+    rule simulate_flow:
+        output: results/flow/re00150.zarr
+        log: logs/simulate_flow/re00150.log
+        jobid: 1
+        reason: Missing output files: results/flow/re00150.zarr
+        wildcards: re=00150
+        resources: tmpdir=<TBD>, disk_mb=50000, disk=50 GB, disk_mib=47684, mem_mb=2000, mem=2 GB, mem_mib=1908, runtime=60, checkpoint_steps=2000, gpu=0
+Shell command: None
+    [Sat Dec  5 08:35:20 2026]
+    rule simulate_flow:
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log
+        jobid: 0
+        reason: Missing output files: results/flow/re00300.zarr
+        wildcards: re=00300
+        resources: tmpdir=<TBD>, disk_mb=50000, disk=50 GB, disk_mib=47684, mem_mb=2000, mem=2 GB, mem_mib=1908, runtime=60, checkpoint_steps=2000, gpu=0
+Shell command: None
+Job 969a44cf-976c-596f-b03c-8afb7fc88200 has been submitted with SLURM jobid 26 (log: /tmp/exp3/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/26.log).
+Could not retrieve node information for job 26: Slurm accounting storage is disabled
+[Sat Dec  5 08:35:34 2026]
+    message: Error in group simulate_flow
+    log: /tmp/exp3/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/26.log (check log file(s) for error details)
+    jobs:
+        rule simulate_flow:
+            jobid: 1
+            output: results/flow/re00150.zarr
+            log: logs/simulate_flow/re00150.log (check log file(s) for error details)
+        rule simulate_flow:
+            jobid: 0
+            output: results/flow/re00300.zarr
+            log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+Logfile /tmp/exp3/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/26.log:
+================================================================================
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:35:22 2026] Group job simulate_flow (jobs in lexicogr. order):
+    [Sat Dec  5 08:35:22 2026]
+    rule simulate_flow:
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log
+        jobid: 1
+        reason: Forced execution
+        wildcards: re=00300
+        resources: tmpdir=<TBD>, disk_mb=50000, disk=50 GB, disk_mib=47684, mem_mb=2000, mem=2 GB, mem_mib=1908, runtime=60, checkpoint_steps=2000, gpu=0
+Shell command: None
+srun: cluster configuration lacks support for cpu binding
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:35:24 2026]
+localrule simulate_flow:
+    output: results/flow/re00300.zarr
+    log: logs/simulate_flow/re00300.log
+    jobid: 0
+    reason: Forced execution
+    wildcards: re=00300
+    resources: tmpdir=/tmp, disk_mb=50000, disk=50 GB, disk_mib=47684, mem_mb=2000, mem=2 GB, mem_mib=1908, runtime=60, checkpoint_steps=2000, gpu=0
+Shell command: None
+srun: error: Node failure on vm
+slurmstepd-vm: error: *** JOB 26 ON vm CANCELLED AT 2026-12-05T08:35:24 DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR DETAILS ***
+srun: Job step aborted: Waiting up to 32 seconds for job step to finish.
+Waiting at most 60 seconds for missing files:
+results/flow/re00300.zarr (missing locally)
+================================================================================
+Logfile logs/simulate_flow/re00150.log not found.
+    [Sat Dec  5 08:35:34 2026]
+    Error in rule simulate_flow:
+        message: None
+        jobid: 1
+        output: results/flow/re00150.zarr
+        log: logs/simulate_flow/re00150.log (check log file(s) for error details)
+    Logfile logs/simulate_flow/re00150.log not found.
+    [Sat Dec  5 08:35:34 2026]
+    Error in rule simulate_flow:
+        message: None
+        jobid: 0
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log (check log file(s) for error details)
+    Logfile logs/simulate_flow/re00300.log: empty file
+Trying to restart job 969a44cf-976c-596f-b03c-8afb7fc88200.
+Select jobs to execute...
+Execute 1 jobs...
+[Sat Dec  5 08:35:34 2026] Group job simulate_flow (jobs in lexicogr. order):
+    [Sat Dec  5 08:35:34 2026]
+    rule simulate_flow:
+        output: results/flow/re00150.zarr
+        log: logs/simulate_flow/re00150.log
+        jobid: 1
+        reason: Missing output files: results/flow/re00150.zarr
+        wildcards: re=00150
+        resources: tmpdir=<TBD>, disk_mb=50000, disk=50 GB, disk_mib=47684, mem_mb=2000, mem=2 GB, mem_mib=1908, runtime=60, checkpoint_steps=2000, gpu=0
+Shell command: None
+    [Sat Dec  5 08:35:34 2026]
+    rule simulate_flow:
+        output: results/flow/re00300.zarr
+        log: logs/simulate_flow/re00300.log
+        jobid: 0
+        reason: Missing output files: results/flow/re00300.zarr
+        wildcards: re=00300
+        resources: tmpdir=<TBD>, disk_mb=50000, disk=50 GB, disk_mib=47684, mem_mb=2000, mem=2 GB, mem_mib=1908, runtime=60, checkpoint_steps=2000, gpu=0
+Shell command: None
+Job 969a44cf-976c-596f-b03c-8afb7fc88200 has been submitted with SLURM jobid 27 (log: /tmp/exp3/.snakemake/slurm_logs/group_simulate_flow_simulate_flow/27.log).
+[Sat Dec  5 08:35:56 2026]
+Finished jobid: 1 (Rule: simulate_flow)
+[Sat Dec  5 08:35:56 2026]
+Finished jobid: 0 (Rule: simulate_flow)
+2 of 2 steps (100%) done
+Cleaning up SLURM log files older than 10 day(s).
+Complete log(s): /tmp/exp3/.snakemake/log/2026-12-05T083519.432910.snakemake.log
+Elapsed time: 0:00:38.953189
+"""
