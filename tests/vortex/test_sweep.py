@@ -31,7 +31,7 @@ def test_names_are_stable_when_a_reynolds_number_joins_the_sweep():
     ({"from": 1200, "to": 100, "count": 4}, "a range needs from < to"),
     ({"from": 300, "to": 300, "count": 4}, "a range needs from < to"),
     ([300], "at least two different Reynolds numbers"),
-    ([300, 300.001], "at least two different Reynolds numbers"),  # the same Re once rounded to 0.01
+    ([300, 300.001], "Re 300 is given twice"),  # the same Re once rounded to 0.01
     ([30, 300], f"Re 30 is below the onset of vortex shedding; every Reynolds number must be at least {SHEDDING_ONSET}"),
     ({"from": 10, "to": 70, "count": 4}, "Re 10, 30 are below the onset"),
 ])
