@@ -65,14 +65,20 @@ def finish(process: subprocess.Popen, timeout: float) -> subprocess.CompletedPro
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            output, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-        raise AssertionError(f"snakemake on SLURM did not finish in {timeout} s:\n{output[-5000:]}")
+        raise AssertionError(f"snakemake on SLURM did not finish in {timeout} s:\n{interrupt(process)[-5000:]}") from None
     return subprocess.CompletedProcess(command, process.returncode, output, "")
+
+
+def interrupt(process: subprocess.Popen) -> str:
+    """SIGINT to a started run (the SLURM executor ignores SIGTERM), then SIGKILL; its output."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+    return output
 
 
 def test_workflow_on_slurm_matches_a_local_run(slurm, local_run, tmp_path):
@@ -167,14 +173,7 @@ def simulating(env: dict, workdir: Path, process: subprocess.Popen):
 
 def stop(process: subprocess.Popen) -> None:
     """End a started run that a failed step of a test leaves behind (SIGINT, then SIGKILL); print its output."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-    try:
-        output, _ = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-    print(output[-5000:])
+    print(interrupt(process)[-5000:])
 
 
 def scontrol(env: dict, *args: str) -> subprocess.CompletedProcess:
