@@ -21,7 +21,7 @@ if not __package__:
     here = Path(__file__).resolve().parent
     sys.path[:] = [str(here.parent)] + [entry for entry in sys.path if Path(entry or ".").resolve() != here]
 
-from benchmarks import duffing, fields, flow, train  # noqa: E402
+from benchmarks import duffing, fields, flow, forecast, train  # noqa: E402
 
 BENCHMARKS = {
     "fields-memory": fields.bench_fields_memory,
@@ -34,6 +34,7 @@ BENCHMARKS = {
     "learning-splits": train.bench_learning_splits,
     "learning-reynolds": train.bench_learning_reynolds,
     "sweep": train.bench_sweep,
+    "forecast-speed": forecast.bench_forecast_speed,
     "duffing-throughput": duffing.bench_duffing_throughput,
     "duffing-learning": duffing.bench_duffing_learning,
 }

@@ -518,14 +518,12 @@ class PODMLP(KerasSettings, KerasLearned, POD):
                 "rank": len(self.modes), "energy": energy}
 
     def rollout(self, history: np.ndarray, group: float, steps: int) -> np.ndarray:
-        import keras
-
         frames, nan_cells = self.history_frames(history)
         state = list(self.coefficients(frames))
         group_value = self.standard_group([group])
         for _ in range(steps):
             features = np.concatenate([np.ravel(state[-self.inputs:]), group_value])[np.newaxis].astype(np.float32)
-            standardised = keras.ops.convert_to_numpy(self.model(features, training=False))[0].astype(np.float64)
+            standardised = np.asarray(self.model.predict_on_batch(features))[0].astype(np.float64)
             state.append(state[-1] + (self.increment_mean + self.increment_scale * standardised) / self.scale)
         return self.in_units(self.frames_of(np.asarray(state[self.inputs:]).reshape(steps, len(self.modes))), nan_cells)
 
@@ -665,14 +663,13 @@ class UNetForecaster(KerasSettings, KerasLearned):
         return {**metrics, "frames_mb": frames.nbytes / 2**20}
 
     def rollout(self, history: np.ndarray, group: float, steps: int) -> np.ndarray:
-        import keras
-
+        # predict_on_batch runs Keras' compiled predict function: a step costs a tenth of an eager call.
         frames, nan_cells = self.history_frames(history)
         current = np.moveaxis(frames, 0, -1)[np.newaxis]  # (1, y, x, history)
         group_value = self.standard_group([[group]])
         predicted = np.empty((steps, *self.shape), dtype=np.float32)
         for step in range(steps):
-            increment = keras.ops.convert_to_numpy(self.model({"frames": current, "group": group_value}, training=False))
+            increment = np.asarray(self.model.predict_on_batch({"frames": current, "group": group_value}))
             following = current[..., -1] + increment[..., 0]
             following[:, nan_cells] = 0.0
             predicted[step] = following[0]

@@ -1,0 +1,94 @@
+"""Benchmark of the `forecast` stage: how much faster than the solver each forecaster rolls
+the wake forward, at equal physical time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from karman.stores import open_store, write_store
+
+from .common import REPO, default_config, median_seconds, sweep_config
+from .flow import lattice_mlups
+
+TRAINING_GROUPS = (300.0, 600.0, 900.0)
+FRAMES_PER_GROUP = 120
+
+
+def random_frames_store(path: Path, shape: tuple[int, int], step_time: float) -> xr.DataArray:
+    """Random vorticity frames of `shape` at three Reynolds numbers, as the fields stage lays
+    them out: a rollout's speed depends on a forecaster's size, not on what it learnt, and
+    random frames keep every POD mode (a smooth field would leave fewer)."""
+    rng = np.random.default_rng(0)
+    count = len(TRAINING_GROUPS) * FRAMES_PER_GROUP
+    dataset = xr.Dataset(
+        {"vorticity": (("sample", "y", "x"), rng.standard_normal((count, *shape), dtype=np.float32))},
+        coords={"sample": np.arange(count), "reynolds": ("sample", np.repeat(TRAINING_GROUPS, FRAMES_PER_GROUP)),
+                "time": ("sample", np.tile(np.arange(FRAMES_PER_GROUP) * step_time, len(TRAINING_GROUPS))),
+                "y": np.arange(shape[0], dtype=float), "x": np.arange(shape[1], dtype=float)},
+    )
+    write_store(dataset, path, chunks={"sample": 64})
+    return open_store(path)["vorticity"]
+
+
+def rollout_frames_per_second(spec: dict, task, field: xr.DataArray, threads: int, repeats: int) -> float:
+    """Forecast frames per second of the forecaster `spec` (its config entry), fitted for one
+    epoch on `field`, over a rollout of the task's horizon from a history of random frames."""
+    from karman.forecast.networks import build_forecaster, trainable
+
+    quick = {**spec, **({"epochs": 1, "patience": 1} if "epochs" in spec else {})}
+    forecaster = build_forecaster(quick, task)
+    groups = field["reynolds"].values
+    if trainable(forecaster):
+        train_frames = {group: np.flatnonzero(groups == group) for group in TRAINING_GROUPS}
+        forecaster.fit(field, groups, train_frames, task, seed=0, threads=threads, backend="tensorflow", gpu=False)
+    steps = forecaster.history or task.history
+    history = field.isel(sample=slice(0, steps)).values
+    forecaster.rollout(history, 450.0, task.horizon)  # warm up: graph tracing, first allocation
+    return task.horizon / median_seconds(lambda: forecaster.rollout(history, 450.0, task.horizon), repeats)
+
+
+def bench_forecast_speed(scratch: Path, repeats: int) -> None:
+    """Rollout frames per second of every forecaster of config.yaml and of config/sweep.yaml
+    against the lattice-Boltzmann solver producing the same physical time for the same Re, on
+    the same cores, in one run.
+
+    The solver's frames per second count its lattice steps only (`forecast.stride` x
+    snapshot interval of D/U per frame, at the config's grid and Reynolds number), not the
+    vorticity, so they favour the solver. The forecasters run on the vorticity window of the
+    config (`fields`), fitted for one epoch on random frames of that size: a rollout costs
+    the same whatever the weights.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from karman.forecast.windows import ForecastTask
+    from karman.settings import check_config
+    from karman.vortex.fields import window_shape
+    from karman.vortex.lattice import CylinderFlow
+    from karman.vortex.parameters import flow_parameters
+    from karman.vortex.simulation import configure_threads
+    from karman.vortex.sweep import reynolds_values
+
+    threads = len(os.sched_getaffinity(0))
+    configure_threads(threads)
+    for label, config in (("config.yaml", default_config()), ("config/sweep.yaml", sweep_config())):
+        config = check_config(config, REPO / "schemas/config.schema.yaml")
+        forecast = config["forecast"]
+        task = ForecastTask(**{key: forecast[key] for key in ("history", "stride", "horizon", "future_fraction")})
+        values = reynolds_values(config["reynolds"])
+        reynolds = values[len(values) // 2]
+        params = flow_parameters(reynolds, config["flow"])
+        steps_per_frame = params.sample_every * task.stride
+        step_time = steps_per_frame / params.steps_per_time_unit
+        mlups = lattice_mlups(CylinderFlow(params), steps=max(20, steps_per_frame), repeats=repeats)
+        solver_fps = mlups * 1e6 / (params.nx * params.ny) / steps_per_frame
+        shape = window_shape(config["flow"], config["fields"])
+        field = random_frames_store(scratch / f"forecast-speed-{shape[0]}x{shape[1]}.zarr", shape, step_time)
+        for name, spec in forecast["models"].items():
+            fps = rollout_frames_per_second(spec, task, field, threads, repeats)
+            print(f"forecast-speed-{name} ({label}): {fps / solver_fps:.0f}x {spec['type']} rollout over the solver at equal "
+                  f"physical time ({fps:.0f} vs {solver_fps:.2f} frames/s of {step_time:.2f} D/U; solver: {params.nx}x{params.ny} "
+                  f"lattice at Re {reynolds:g}, {steps_per_frame} steps per frame; forecaster: {shape[1]}x{shape[0]} vorticity, "
+                  f"horizon {task.horizon}; solver {mlups:.0f} MLUPS; {threads} threads)")
