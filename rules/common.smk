@@ -125,7 +125,11 @@ def vortex_report_inputs(wildcards=None):
         "vortex_comparison": comparison_model_dirs(),
         "vortex_forecasts": expand("results/forecast/{forecaster}/metrics.json", forecaster=FORECASTERS),
         **(
-            {f"vortex_{name}": f"results/report/figures/{name}.png" for name in ("forecast_errors", "forecast_strip")}
+            {
+                "vortex_forecast_errors": "results/report/figures/forecast_errors.png",
+                "vortex_forecast_strip": "results/report/figures/forecast_strip.png",
+                "vortex_forecast_animation": "results/report/figures/forecast_animation.gif",
+            }
             if FORECASTERS
             else {}
         ),

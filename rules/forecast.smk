@@ -45,6 +45,9 @@ rule plot_forecast_figures:
             "results/report/figures/forecast_errors.png", caption="../report/forecast_errors.rst", category="Forecasting"
         ),
         forecast_strip=report("results/report/figures/forecast_strip.png", caption="../report/forecast_strip.rst", category="Forecasting"),
+        forecast_animation=report(
+            "results/report/figures/forecast_animation.gif", caption="../report/forecast_animation.rst", category="Forecasting"
+        ),
     log:
         "logs/plot_forecast_figures.log",
     benchmark:

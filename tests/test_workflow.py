@@ -108,7 +108,8 @@ def test_report_is_self_contained(tiny_run):
     for model in ("ridge", "mlp", "cnn"):
         metrics = json.loads((tiny_run / f"results/models/{model}/metrics.json").read_text())
         assert f"{metrics['test']['r2']:.4f}" in html
-    assert html.count('src="data:image/png;base64,') == len(VORTEX_FIGURES) + len(FORECAST_FIGURES) + len(DUFFING_FIGURES)  # both systems' figures
+    assert html.count('src="data:image/png;base64,') == len(VORTEX_FIGURES) + len(FORECAST_FIGURES) - 1 + len(DUFFING_FIGURES)  # both systems' figures
+    assert html.count('src="data:image/gif;base64,R0lGOD') == 1  # the forecast animation: a GIF ("GIF8" in base64)
     # Nothing is fetched from anywhere: no external scripts, styles or images.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html and "<link" not in html
@@ -137,7 +138,8 @@ def test_snakemake_report_collects_every_figure(tiny_run):
     with zipfile.ZipFile(tiny_run / "report.zip") as archive:
         names = "\n".join(archive.namelist())
     for figure in ("gallery.png", "class_balance.png", "embedding.png", "physics.png", "predicted_vs_true.png", "error_by_reynolds.png",
-                   "learning_curves.png", "examples.png", "generalisation_gap.png", "forecast_errors.png", "forecast_strip.png"):
+                   "learning_curves.png", "examples.png", "generalisation_gap.png", "forecast_errors.png", "forecast_strip.png",
+                   "forecast_animation.gif"):
         assert figure in names
 
 
@@ -145,6 +147,7 @@ def test_snakemake_report_collects_every_figure(tiny_run):
 def test_every_forecaster_is_scored_on_both_tests_and_shown_in_the_report(tiny_run):
     html = (tiny_run / "results/report/index.html").read_text()
     assert 'id="forecasting"' in html and 'id="forecast-errors"' in html and 'id="forecast-strip"' in html
+    assert 'id="forecast-animation" src="data:image/gif;base64,' in html
     for name in TINY_CONFIG["forecast"]["models"]:
         result = json.loads((tiny_run / f"results/forecast/{name}/metrics.json").read_text())
         assert [(r["test"], r["reynolds"]) for r in result["rollouts"]] == [("future", 150.0), ("unseen-re", 300.0), ("future", 450.0)]

@@ -30,7 +30,9 @@ TEMPLATES = jinja2.Environment(
 
 
 def data_uri(path: str | os.PathLike) -> str:
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    """The image at `path` (a .png or a .gif) inside the page, so that it fetches nothing."""
+    kind = {".png": "png", ".gif": "gif"}[Path(path).suffix]
+    return f"data:image/{kind};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
 def read_metrics(model_dirs: dict[str, str | os.PathLike]) -> dict[str, dict | None]:

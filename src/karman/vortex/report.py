@@ -11,7 +11,7 @@ from karman.split import counts_per_group
 from karman.vortex.physics import QUANTITY_LABELS, deviation
 
 FIGURES = ("gallery", "class_balance", "embedding", "physics", "predicted_vs_true", "error_by_reynolds", "learning_curves")
-FORECAST_FIGURES = ("forecast_errors", "forecast_strip")  # with forecasters only
+FORECAST_FIGURES = ("forecast_errors", "forecast_strip", "forecast_animation")  # with forecasters only
 METRIC_KEYS = ("r2", "mae", "rmse")
 
 
