@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,24 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """Where SLURM is installed, answer `scontrol` at once for every run but the cluster tests'.
+
+    Snakemake's SLURM executor plugin runs `scontrol show config` when Snakemake imports it,
+    in every run, the local ones too; with SLURM installed and no controller (CI installs it
+    for tests/test_cluster.py) that waits 9 s before it gives up. The cluster tests set
+    SLURM_CONF to their own cluster and get the real scontrol.
+    """
+    if not (real := shutil.which("scontrol")):
+        return
+    stubs = Path(tempfile.mkdtemp(prefix="karman-test-bin-"))
+    (stubs / "scontrol").write_text(f'#!/bin/sh\n[ -n "$SLURM_CONF" ] && exec {real} "$@"\nexit 1\n')
+    (stubs / "scontrol").chmod(0o755)
+    os.environ["PATH"] = f"{stubs}{os.pathsep}{os.environ['PATH']}"
+
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
 KERAS_TINY = {"epochs": 3, "patience": 2, "batch_size": 8}
