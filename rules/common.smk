@@ -171,7 +171,7 @@ def forecaster_spec(wildcards):
 
 
 def gpus_for_forecaster(wildcards):
-    return GPUS_PER_NETWORK if FORECAST["models"][wildcards.forecaster]["type"] in ("mlp", "cnn") else 0
+    return GPUS_PER_NETWORK if FORECAST["models"][wildcards.forecaster]["type"] in ("mlp", "cnn", "convlstm") else 0
 
 
 def forecast_rollouts(wildcards=None):

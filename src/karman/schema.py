@@ -234,11 +234,11 @@ def configuration_reference(root: dict) -> str:
     for name, sub in root["properties"].items():
         lines += [f"## `{name}`", "", _cell(resolve(sub, root).get("description", "")), "",
                   "| key | default | allowed | description |", "|---|---|---|---|"]
-        rows: dict[str, tuple] = {}  # a key that several model types share is one row
+        rows: dict[tuple, tuple] = {}  # a key that several model types share alike is one row; set differently, one each
         for key, default, allowed_values, description, kind in _rows({"properties": {name: sub}}, root, ""):
-            kinds = (*rows[key][3], kind) if key in rows else ((kind,) if kind else ())
-            rows[key] = (default, allowed_values, description, kinds)
-        for key, (default, allowed_values, description, kinds) in rows.items():
+            row = (key, default, allowed_values, description)
+            rows[row] = (*rows.get(row, ()), *((kind,) if kind else ()))
+        for (key, default, allowed_values, description), kinds in rows.items():
             note = f" (type {', '.join(kinds)})" if kinds else ""
             lines.append(f"| `{key}`{note} | `{_cell(default)}` | {_cell(allowed_values)} | {_cell(description)} |")
         lines.append("")

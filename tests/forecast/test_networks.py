@@ -10,9 +10,10 @@ import xarray as xr
 
 from karman.forecast.baselines import DMD, Persistence
 from karman.forecast.metrics import correlation
-from karman.forecast.networks import (PODMLP, PODRidge, UNetForecaster, build_forecaster, load_forecaster, read_training_frames,
-                                      summed_mse, trainable, validation_split)
+from karman.forecast.networks import (PODMLP, ConvLSTMForecaster, PODRidge, UNetForecaster, build_forecaster, load_forecaster,
+                                      read_training_frames, summed_mse, trainable, validation_split)
 from karman.forecast.windows import ForecastTask, group_frames, plan, training_windows
+from karman.train import configure_keras
 
 SHAPE = (12, 16)
 DT = 0.1  # D/U per stored snapshot
@@ -211,6 +212,33 @@ def test_save_and_load_give_the_same_rollout(wake, unet, tmp_path):
         np.testing.assert_array_equal(rollout_of(loaded, wake, 600.0, 6)[0], rollout_of(forecaster, wake, 600.0, 6)[0])
 
 
+def test_convlstm_reads_the_history_as_a_sequence_learns_and_rolls_out(wake, tmp_path):
+    forecaster = ConvLSTMForecaster(filters=[4, 4], epochs=3, batch_size=16)
+    metrics = forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    assert metrics["type"] == "convlstm" and metrics["epochs"] == 3
+    assert metrics["history"]["loss"][-1] < metrics["history"]["loss"][0]
+    layers = [layer.__class__.__name__ for layer in forecaster.model.layers]
+    assert layers.count("ConvLSTM2D") == 2
+    forecast, truth = rollout_of(forecaster, wake, 600.0, 8)  # the unseen group
+    assert forecast.shape == (8, *SHAPE) and forecast.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(forecast), np.isnan(truth))
+    # A sequence model: the same frames in another order give another forecast.
+    history = wake["values"][wake["rollouts"][600.0].history]
+    assert not np.allclose(forecaster.rollout(history, 600.0, 1), forecaster.rollout(history[::-1], 600.0, 1), equal_nan=True)
+    forecaster.save(tmp_path / "convlstm")
+    loaded = load_forecaster(tmp_path / "convlstm")
+    assert type(loaded) is ConvLSTMForecaster
+    np.testing.assert_array_equal(rollout_of(loaded, wake, 600.0, 8)[0], forecast)
+
+
+def test_an_untrained_convlstm_is_persistence(wake):
+    forecaster = ConvLSTMForecaster(filters=[4], epochs=1)
+    forecaster.prepare(wake["field"], wake["groups"], wake["train"], TASK)
+    forecaster.model = forecaster.build(configure_keras(**FIT))  # its last layer starts at zero: no increment
+    history = wake["values"][wake["rollouts"][600.0].history]
+    np.testing.assert_allclose(forecaster.rollout(history, 600.0, 3), np.repeat(history[-1:], 3, axis=0), rtol=1e-5, atol=1e-5)
+
+
 def test_build_forecaster_dispatches_on_type():
     assert isinstance(build_forecaster({"type": "persistence"}, TASK), Persistence)
     assert build_forecaster({"type": "dmd"}, TASK) == DMD(window=4)
@@ -222,17 +250,20 @@ def test_build_forecaster_dispatches_on_type():
     assert isinstance(mlp, PODMLP) and (mlp.hidden_units, mlp.epochs, mlp.seed, mlp.rank) == ([8], 2, 3, 32)
     cnn = build_forecaster({"type": "cnn", "filters": [8, 16, 32], "unroll": 3, "noise": 0.01, "optimizer": "adamw"}, TASK)
     assert isinstance(cnn, UNetForecaster) and (cnn.filters, cnn.unroll, cnn.noise, cnn.optimizer) == ([8, 16, 32], 3, 0.01, "adamw")
-    assert [trainable(f) for f in (Persistence(), DMD(4), ridge, mlp, cnn)] == [False, False, True, True, True]
+    convlstm = build_forecaster({"type": "convlstm", "filters": [8], "unroll": 2}, TASK)
+    assert isinstance(convlstm, ConvLSTMForecaster) and (convlstm.filters, convlstm.unroll, convlstm.activation) == ([8], 2, "tanh")
+    assert [trainable(f) for f in (Persistence(), DMD(4), ridge, mlp, cnn, convlstm)] == [False, False, True, True, True, True]
 
 
 @pytest.mark.parametrize("spec, kwargs, message", [
-    ({"type": "lstm"}, {}, r"forecaster type 'lstm' is not supported; allowed types: persistence, dmd, ridge, mlp, cnn"),
+    ({"type": "lstm"}, {}, r"forecaster type 'lstm' is not supported; allowed types: persistence, dmd, ridge, mlp, cnn, convlstm"),
     ({}, {}, r"forecaster type None is not supported"),
     ({"type": "ridge", "filters": [4]}, {}, r"type 'ridge' has no setting filters; allowed: alpha, history, rank"),
     ({"type": "dmd", "periods": 2}, {}, r"needs the Strouhal number"),
     ({"type": "dmd", "periods": 2, "window": 5}, {"strouhal": 0.2, "step_time": 0.1}, r"window or periods, not both"),
     ({"type": "cnn", "optimizer": "lbfgs"}, {}, r"cnn: optimizer 'lbfgs' is not one of adam, adamw, sgd, rmsprop"),
     ({"type": "cnn", "unroll": 0}, {}, r"cnn: unroll must be a whole number of at least 1"),
+    ({"type": "convlstm", "filters": []}, {}, r"convlstm: filters must be counts of at least 1"),
 ])
 def test_build_forecaster_refuses_what_it_cannot_build(spec, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -11,7 +11,8 @@ returns (seconds, epochs, losses, device, …) goes into metrics.json.
 - `PODRidge` (type `ridge`): proper orthogonal decomposition of the training frames and a
   linear autoregression of its coefficients, fitted in closed form (numpy, no Keras);
 - `PODMLP` (type `mlp`): a Keras dense net on the same coefficients;
-- `UNetForecaster` (type `cnn`): a Keras U-Net on the frames themselves.
+- `UNetForecaster` (type `cnn`): a Keras U-Net on the frames themselves;
+- `ConvLSTMForecaster` (type `convlstm`): a Keras ConvLSTM on the frames, read as a sequence.
 
 Shared by all three:
 - Frames are standardised with one mean and standard deviation over the training frames
@@ -65,7 +66,7 @@ from karman.train import OPTIMIZERS, configure_keras, gpu_devices
 log = logging.getLogger(__name__)
 
 VALIDATION_FRACTION = 0.1  # the last tenth of each group's training windows, in time
-TYPES = ("persistence", "dmd", "ridge", "mlp", "cnn")
+TYPES = ("persistence", "dmd", "ridge", "mlp", "cnn", "convlstm")
 POD_TOLERANCE = 1e-6  # float32 frames: modes below this fraction of the largest singular value are round-off
 
 
@@ -581,11 +582,11 @@ class UNetForecaster(KerasSettings, KerasLearned):
 
     def __post_init__(self):
         if not self.filters or not all(isinstance(count, int | np.integer) and count >= 1 for count in self.filters):
-            raise ValueError(f"cnn: filters must be counts of at least 1, got {self.filters!r}")
+            raise ValueError(f"{self.kind}: filters must be counts of at least 1, got {self.filters!r}")
         if not (isinstance(self.unroll, int | np.integer) and self.unroll >= 1):
-            raise ValueError(f"cnn: unroll must be a whole number of at least 1, got {self.unroll!r}")
+            raise ValueError(f"{self.kind}: unroll must be a whole number of at least 1, got {self.unroll!r}")
         if not self.noise >= 0:
-            raise ValueError(f"cnn: noise must be at least 0, got {self.noise!r}")
+            raise ValueError(f"{self.kind}: noise must be at least 0, got {self.noise!r}")
         self.check_training()
 
     def padding(self) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -656,8 +657,8 @@ class UNetForecaster(KerasSettings, KerasLearned):
         validating = batches("validate", validate, False, max(self.batch_size, 64)) if len(validate) else None
         self.model = self.build(keras)
         self.model.summary(print_fn=log.info)
-        log.info("cnn: %d training and %d validation windows (the last %.0f%% of each group's, in time), unroll %d, input noise %g, "
-                 "padding %s", len(train), len(validate), 100 * VALIDATION_FRACTION, self.unroll, self.noise, self.padding())
+        log.info("%s: %d training and %d validation windows (the last %.0f%% of each group's, in time), unroll %d, input noise %g",
+                 self.kind, len(train), len(validate), 100 * VALIDATION_FRACTION, self.unroll, self.noise)
         metrics = self.train(keras, self.unrolled(keras, seed), summed_mse(keras), training, validating, backend=backend,
                              started=started, log_every=log_every)
         return {**metrics, "frames_mb": frames.nbytes / 2**20}
@@ -683,11 +684,45 @@ class UNetForecaster(KerasSettings, KerasLearned):
         self.load_model(directory)
 
 
+@dataclass(eq=False)
+class ConvLSTMForecaster(UNetForecaster):
+    """ConvLSTM (Shi et al. 2015, `keras.layers.ConvLSTM2D`): the recurrent net of the course's
+    notes, reading the history frames in order as a sequence, and predicting the next frame's
+    increment over the last one.
+
+    In: the same inputs as the U-Net (the standardised frames, and the standardised group
+    value as one more constant channel of every frame of the sequence). One ConvLSTM2D
+    layer of 3×3 kernels per entry of `filters` (`activation` is its cell activation; all
+    but the last pass their whole sequence on), then a 1×1 convolution that starts at zero
+    (the untrained net is persistence). Trained and rolled out as the U-Net is: `unroll`,
+    `noise`, early stopping, one step at a time.
+    """
+
+    filters: list[int] = setting(default_factory=lambda: [16])
+    activation: str = "tanh"
+
+    kind = "convlstm"
+
+    def build(self, keras):
+        """The one-step net: {"frames": (y, x, history), "group": (1,)} → increment (y, x, 1)."""
+        layers = keras.layers
+        frames = keras.Input((*self.shape, self.inputs), name="frames")
+        group = keras.Input((1,), name="group")
+        sequence = layers.Reshape((self.inputs, *self.shape, 1))(layers.Permute((3, 1, 2))(frames))  # oldest frame first
+        group_channel = layers.UpSampling3D((self.inputs, *self.shape), name="group_channel")(layers.Reshape((1, 1, 1, 1))(group))
+        hidden = layers.Concatenate()([sequence, group_channel])
+        for level, count in enumerate(self.filters):
+            hidden = layers.ConvLSTM2D(count, 3, padding="same", activation=self.activation,
+                                       return_sequences=level < len(self.filters) - 1)(hidden)
+        increment = layers.Conv2D(1, 1, kernel_initializer="zeros", name="increment")(hidden)
+        return keras.Model({"frames": frames, "group": group}, increment, name="convlstm")
+
+
 # ---------------------------------------------------------------------------------------
 # From the config
 
 
-LEARNED = {"ridge": PODRidge, "mlp": PODMLP, "cnn": UNetForecaster}
+LEARNED = {"ridge": PODRidge, "mlp": PODMLP, "cnn": UNetForecaster, "convlstm": ConvLSTMForecaster}
 
 
 def build_forecaster(spec: dict, task: ForecastTask, *, strouhal: float | None = None, step_time: float | None = None):
