@@ -155,6 +155,10 @@ def test_every_forecaster_is_scored_on_both_tests_and_shown_in_the_report(tiny_r
         unseen = result["rollouts"][1]
         assert f"<td>{unseen['vrmse_at_lead']['1']:.3f}</td>" in html  # the table shows each forecaster's numbers
     assert json.loads((tiny_run / "results/forecast/cnn/metrics.json").read_text())["fit"]["epochs"] >= 1
+    # The goals, for the only Keras forecaster; a horizon of 3 has no lead 10 and no Strouhal number to compare.
+    goals = html[html.index('id="forecast-goals"'):html.index("</table>", html.index('id="forecast-goals"'))]
+    assert "<code>cnn</code>" in html and "correlation with the truth ≥ 0.9 for at least 2 shedding periods" in goals
+    assert "no lead 10 (a shorter horizon)" in goals and goals.count("cannot tell") == 3
 
 
 @pytest.mark.workflow

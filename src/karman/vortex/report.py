@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from karman.forecast.goals import goals
 from karman.report import data_uri, read_metrics
 from karman.split import counts_per_group
 from karman.vortex.physics import QUANTITY_LABELS, deviation
@@ -109,4 +110,5 @@ def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.Pa
         "comparison": split_comparison(comparison_dirs or {}),
         "downloads": [flow for flow in flows if flow.get("sha256")],
         "forecasts": forecast_rows(forecast_dirs or {}),
+        "forecast_goals": goals({name: result for name, result in read_metrics(forecast_dirs or {}).items() if result}),
     }
