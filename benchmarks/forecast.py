@@ -92,3 +92,32 @@ def bench_forecast_speed(scratch: Path, repeats: int) -> None:
                   f"physical time ({fps:.0f} vs {solver_fps:.2f} frames/s of {step_time:.2f} D/U; solver: {params.nx}x{params.ny} "
                   f"lattice at Re {reynolds:g}, {steps_per_frame} steps per frame; forecaster: {shape[1]}x{shape[0]} vorticity, "
                   f"horizon {task.horizon}; solver {mlups:.0f} MLUPS; {threads} threads)")
+
+
+def forecast_summary(workdir: Path) -> list[str]:
+    """A Markdown table of the forecasters of a finished run in `workdir`, against the goals of
+    docs/forecasting.md: per forecaster and test, the shortest and the mean valid time at
+    correlation 0.9 (shedding periods) over the Reynolds numbers, the largest deviation of the
+    rollout's Strouhal number from the truth's, and the mean VRMSE at lead 10 over persistence's."""
+    import json
+
+    results = {path.parent.name: json.loads(path.read_text()) for path in sorted((workdir / "results/forecast").glob("*/metrics.json"))}
+
+    def mean_vrmse_10(rollouts):
+        return float(np.mean([r["vrmse_at_lead"].get("10", np.nan) for r in rollouts]))
+
+    lines = ["| forecaster | test | valid time, shortest (periods) | valid time, mean (periods) | largest St deviation | "
+             "VRMSE lead 10 / persistence's | training (s) |", "|---|---|---|---|---|---|---|"]
+    for test in ("unseen-re", "future"):
+        persistence = [r for r in results.get("persistence", {}).get("rollouts", []) if r["test"] == test]
+        for name, result in results.items():
+            rollouts = [r for r in result["rollouts"] if r["test"] == test]
+            periods = [r["valid_time"]["0.9"]["periods"] for r in rollouts]
+            deviations = [abs(r["strouhal"]["rollout"] / r["strouhal"]["truth"] - 1) for r in rollouts
+                          if r["strouhal"]["rollout"] and r["strouhal"]["truth"]]
+            largest = f"{100 * max(deviations):.1f} % ({len(deviations)} of {len(rollouts)} with a St)" if deviations else "—"
+            ratio = mean_vrmse_10(rollouts) / mean_vrmse_10(persistence) if persistence else float("nan")
+            training = result.get("fit", {}).get("seconds")
+            lines.append(f"| {name} | {test} | {min(periods):.2f} | {np.mean(periods):.2f} | {largest} | {ratio:.2f} | "
+                         f"{'—' if training is None else f'{training:.0f}'} |")
+    return lines

@@ -17,6 +17,7 @@ import xarray as xr
 from karman.stores import write_store
 
 from .common import REPO, SAMPLE_CHUNK, default_config, run_workflow, sweep_config
+from .forecast import forecast_summary
 
 
 def synthetic_vorticity_store(path: Path, n_samples: int, shape=(64, 64)) -> Path:
@@ -158,8 +159,8 @@ def bench_learning_reynolds(scratch: Path, repeats: int) -> None:
 
 def bench_sweep(scratch: Path, repeats: int) -> None:
     """config/sweep.yaml end to end from an empty working directory (a scratch one), on 2 cores:
-    its wall time, how many flows lie within the physics bands, and the models' test scores on
-    the held-out Reynolds numbers beside the random split's."""
+    its wall time, how many flows lie within the physics bands, the models' test scores on
+    the held-out Reynolds numbers beside the random split's, and the forecasters' table."""
     config = sweep_config()
     workdir = scratch / "sweep"
     started = time.perf_counter()
@@ -174,3 +175,5 @@ def bench_sweep(scratch: Path, repeats: int) -> None:
         random = json.loads((workdir / f"results/comparison/random/models/{name}/metrics.json").read_text())["test"]
         print(f"sweep {name}: {held['mae'] / random['mae']:.2f}x test MAE on held-out Re over the random split "
               f"({held['mae']:.1f} vs {random['mae']:.1f}; R² {held['r2']:.4f} vs {random['r2']:.4f})")
+    print("sweep forecasters (valid time at correlation 0.9, St and VRMSE, per test, over its Reynolds numbers):")
+    print("\n".join(forecast_summary(workdir)))
