@@ -101,20 +101,21 @@ def forecast_summary(workdir: Path) -> list[str]:
     rollout's Strouhal number from the truth's, and the mean VRMSE at lead 10 over persistence's."""
     import json
 
+    from karman.forecast.goals import LEAD, rollouts_of, strouhal_deviation, valid_time
+
     results = {path.parent.name: json.loads(path.read_text()) for path in sorted((workdir / "results/forecast").glob("*/metrics.json"))}
 
     def mean_vrmse_10(rollouts):
-        return float(np.mean([r["vrmse_at_lead"].get("10", np.nan) for r in rollouts]))
+        return float(np.mean([r["vrmse_at_lead"].get(LEAD, np.nan) for r in rollouts]))
 
     lines = ["| forecaster | test | valid time, shortest (periods) | valid time, mean (periods) | largest St deviation | "
              "VRMSE lead 10 / persistence's | training (s) |", "|---|---|---|---|---|---|---|"]
     for test in ("unseen-re", "future"):
-        persistence = [r for r in results.get("persistence", {}).get("rollouts", []) if r["test"] == test]
+        persistence = list(rollouts_of(results["persistence"], test).values()) if "persistence" in results else []
         for name, result in results.items():
-            rollouts = [r for r in result["rollouts"] if r["test"] == test]
-            periods = [r["valid_time"]["0.9"]["periods"] for r in rollouts]
-            deviations = [abs(r["strouhal"]["rollout"] / r["strouhal"]["truth"] - 1) for r in rollouts
-                          if r["strouhal"]["rollout"] and r["strouhal"]["truth"]]
+            rollouts = list(rollouts_of(result, test).values())
+            periods = [valid_time(r, "periods") for r in rollouts]
+            deviations = [d for d in map(strouhal_deviation, rollouts) if d is not None]
             largest = f"{100 * max(deviations):.1f} % ({len(deviations)} of {len(rollouts)} with a St)" if deviations else "—"
             ratio = mean_vrmse_10(rollouts) / mean_vrmse_10(persistence) if persistence else float("nan")
             training = result.get("fit", {}).get("seconds")

@@ -3,6 +3,7 @@
 # rules/vortex.smk, rules/duffing.smk and rules/report.smk.
 import re
 
+from karman.forecast.goals import KERAS_TYPES
 from karman.forecast.windows import unseen_groups
 from karman.split import settings_for
 from karman.vortex.sweep import flow_batches, reynolds_values, store_name
@@ -171,7 +172,7 @@ def forecaster_spec(wildcards):
 
 
 def gpus_for_forecaster(wildcards):
-    return GPUS_PER_NETWORK if FORECAST["models"][wildcards.forecaster]["type"] in ("mlp", "cnn", "convlstm") else 0
+    return GPUS_PER_NETWORK if FORECAST["models"][wildcards.forecaster]["type"] in KERAS_TYPES else 0
 
 
 def forecast_rollouts(wildcards=None):

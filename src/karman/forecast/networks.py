@@ -14,7 +14,7 @@ returns (seconds, epochs, losses, device, …) goes into metrics.json.
 - `UNetForecaster` (type `cnn`): a Keras U-Net on the frames themselves;
 - `ConvLSTMForecaster` (type `convlstm`): a Keras ConvLSTM on the frames, read as a sequence.
 
-Shared by all three:
+Shared by all four:
 - Frames are standardised with one mean and standard deviation over the training frames
   (`windows.normalisation`); NaN cells (inside the cylinder) are 0 in those units for the
   model and NaN in the rollout: the cells NaN in any history frame.

@@ -73,10 +73,11 @@ def physics_outside(flows: list[dict]) -> list[str]:
     return found
 
 
-def forecast_rows(forecast_dirs: dict[str, str | os.PathLike]) -> list[dict]:
-    """One row per forecaster and tested Reynolds number: errors, valid time at correlation 0.9, St, speed."""
+def forecast_rows(forecast_metrics: dict[str, dict | None]) -> list[dict]:
+    """One row per forecaster (name → its metrics.json, None if it has none) and tested Reynolds
+    number: errors, valid time at correlation 0.9, St, speed."""
     rows = []
-    for name, result in read_metrics(forecast_dirs).items():
+    for name, result in forecast_metrics.items():
         if result is None:
             rows.append({"name": name, "status": "no results (the forecaster failed or was not run)"})
             continue
@@ -94,6 +95,7 @@ def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.Pa
             forecast_dirs: dict[str, str | os.PathLike] | None = None) -> dict:
     """What the vortex street's section shows, from the small outputs of its stages."""
     metrics = read_metrics(model_dirs)
+    forecast_metrics = read_metrics(forecast_dirs or {})
     reynolds, per_re = per_reynolds_rows(metrics)
     flows = json.loads(Path(flow_summary).read_text())["flows"]
     summary = json.loads(Path(split_summary).read_text())
@@ -109,6 +111,6 @@ def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.Pa
         "per_reynolds": {"reynolds": reynolds, "rows": per_re},
         "comparison": split_comparison(comparison_dirs or {}),
         "downloads": [flow for flow in flows if flow.get("sha256")],
-        "forecasts": forecast_rows(forecast_dirs or {}),
-        "forecast_goals": goals({name: result for name, result in read_metrics(forecast_dirs or {}).items() if result}),
+        "forecasts": forecast_rows(forecast_metrics),
+        "forecast_goals": goals({name: result for name, result in forecast_metrics.items() if result}),
     }
