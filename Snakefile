@@ -25,6 +25,7 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/vortex.smk"
 include: "rules/forecast.smk"
+include: "rules/export.smk"
 include: "rules/duffing.smk"
 include: "rules/report.smk"
 
@@ -48,3 +49,4 @@ localrules:
 rule all:
     input:
         "results/report/index.html",
+        EXPORTS,

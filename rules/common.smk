@@ -183,6 +183,11 @@ def forecast_dirs(wildcards=None):
     return canonical({name: f"results/forecast/{name}" for name in FORECASTERS})
 
 
+# Exports (rules/export.smk): The Well's layout, a target of every run where export.formats lists it.
+THE_WELL_EXPORT = f"results/export/the_well/{config['export']['dataset_name']}"
+EXPORTS = [THE_WELL_EXPORT] if "the-well" in config["export"]["formats"] else []
+
+
 # The Duffing oscillator (rules/duffing.smk): its targets and input functions.
 
 # The Duffing oscillator's settings (`duffing`).

@@ -114,6 +114,14 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+def doc_example(page: str, name: str) -> str:
+    """The code of the example marked `<!-- loader: {name} -->` in docs/{page}."""
+    text = (REPO / "docs" / page).read_text()
+    match = re.search(rf"<!-- loader: {re.escape(name)} -->\n```\w*\n(.*?)\n```", text, re.DOTALL)
+    assert match, f"no example {name!r} in docs/{page}"
+    return match.group(1)
+
+
 def write_config(workdir: Path, config: dict) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))

@@ -272,3 +272,12 @@ def test_the_unseen_reynolds_numbers_default_to_the_middle_one_or_the_splits(rey
 
     config = validated({"reynolds": reynolds, "split": split, "forecast": FORECASTER})
     assert unseen_groups(reynolds, config["split"], config["forecast"]) == unseen
+
+
+def test_an_export_of_the_vortex_street_needs_the_vortex_street():
+    from karman.settings import check_config as check_whole_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text()) | {"systems": ["duffing"], "export": {"formats": ["the-well"]}}
+    with pytest.raises(ConfigError, match=r"export\.formats \['the-well'\] exports the vortex street, which `systems` \['duffing'\] leaves out"):
+        check_whole_config(config, SCHEMA)
+    check_whole_config(config | {"systems": ["vortex", "duffing"]}, SCHEMA)

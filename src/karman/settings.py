@@ -24,6 +24,9 @@ def check_config(config: dict, schema_path: str | Path) -> dict:
         raise ConfigError(f"the config is {type(config).__name__}, not a mapping of keys to values (such as `reynolds: [300, 600]`)")
     check_system_names(config)
     validate_config(config, schema_path)
+    if config["export"]["formats"] and "vortex" not in config["systems"]:
+        raise ConfigError(f"export.formats {config['export']['formats']} exports the vortex street, which `systems` "
+                          f"{config['systems']} leaves out: add vortex to systems, or set export.formats: []")
     check_vortex(config)
     check_duffing(config["duffing"])
     return config
