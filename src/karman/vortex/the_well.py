@@ -180,6 +180,8 @@ def dataset_card(*, dataset_name: str, license_name: str, flows: list[xr.Dataset
         rows.append(f"| {float(flow.attrs['reynolds']):g} | {', '.join(assignment[float(flow.attrs['reynolds'])])} | {measured} | "
                     f"{reference} | {status} | {f'{drag:.3f}' if isinstance(drag, int | float) else '–'} |")
     solver = first.get("solver", "unknown")
+    parameters = first.get("solver_parameters") or {}
+    settings = "; " + ", ".join(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}" for key, value in sorted(parameters.items()) if key != "reynolds") if parameters else ""
     files = "\n".join(f"| `{name}` | `{digest}` |" for name, digest in sorted(checksums.items()))
     ny, nx = shape
     return f"""# {dataset_name}
@@ -191,8 +193,9 @@ in The Well's HDF5 layout: load it with `the_well.data.WellDataset(path="{datase
 ## Physics
 - Equations: the incompressible Navier–Stokes equations in 2D, ∂u/∂t + (u·∇)u = −∇p + (1/Re) ∇²u,
   ∇·u = 0, in units of the cylinder diameter D and the mean inflow speed U; Re = U·D/ν.
-- Solver: {solver} (source: {first.get("source", "unknown")}).
-- Domain: flow.domain_length × flow.domain_height of the run, the cylinder's centre at the origin; this export
+- Solver: {solver} (source: {first.get("source", "unknown")}){settings}.
+- Domain: the channel's cells span x ∈ [{float(flows[0].x.min()):.3g}, {float(flows[0].x.max()):.3g}] D and
+  y ∈ [{float(flows[0].y.min()):.3g}, {float(flows[0].y.max()):.3g}] D, the cylinder's centre at the origin; this export
   holds the wake window x ∈ [{float(vorticity.x.min()):.3g}, {float(vorticity.x.max()):.3g}] D,
   y ∈ [{float(vorticity.y.min()):.3g}, {float(vorticity.y.max()):.3g}] D on {nx} × {ny} cells (x × y).
 - Checks, per Reynolds number: the Strouhal number St = f·D/U measured by the solver against the 2D fit of
