@@ -115,18 +115,32 @@ def keras_dataset(keras, batches: SnapshotBatches):
     (Keras reads one batch to build the model, then starts again). Batches are read one at
     a time as Keras asks for them, so an epoch's order is set where its batches are read,
     not by an epoch-end hook (Keras calls a PyDataset's `on_epoch_end` once more when `fit`
-    starts, which put every epoch one order ahead). No reader threads: a PyDataset with
-    workers costs more at every epoch's end than its threads save on snapshots this small,
-    and tf.data's autotuned prefetching slows the CNN on a few cores.
+    starts, which put every epoch one order ahead).
+    """
+    return endless_keras_input(keras, lambda: epochs(batches), batches.sample_shape, batches.targets.shape[1:])
+
+
+def endless_keras_input(keras, stream, input_shape, target_shape):
+    """An endless stream of (inputs, targets) batches, made anew by `stream()` for each
+    iterator Keras asks for, as Keras input: a tf.data dataset on TensorFlow, a PyDataset on
+    the other backends. `input_shape` is one sample's shape, or a dict of them for named
+    inputs; the batches are float32.
+
+    No reader threads: a PyDataset with workers costs more at every epoch's end than its
+    threads save on samples this small, and tf.data's autotuned prefetching slows the CNN
+    on a few cores.
     """
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        signature = (tf.TensorSpec((None, *batches.sample_shape), tf.float32), tf.TensorSpec((None, *batches.targets.shape[1:]), tf.float32))
+        def spec(shape):
+            return tf.TensorSpec((None, *shape), tf.float32)
+
+        inputs = {name: spec(shape) for name, shape in input_shape.items()} if isinstance(input_shape, dict) else spec(input_shape)
         options = tf.data.Options()
         options.autotune.enabled = False
         options.threading.private_threadpool_size = 1
-        return tf.data.Dataset.from_generator(lambda: epochs(batches), output_signature=signature).with_options(options)
+        return tf.data.Dataset.from_generator(stream, output_signature=(inputs, spec(target_shape))).with_options(options)
 
     class EpochStream(keras.utils.PyDataset):
         """Keras reads an endless PyDataset as batch 0, 1, 2, … of a new iterator."""
@@ -135,7 +149,7 @@ def keras_dataset(keras, batches: SnapshotBatches):
 
         def __getitem__(self, index):
             if index == 0:
-                self.stream = epochs(batches)
+                self.stream = stream()
             return next(self.stream)
 
     return EpochStream()

@@ -60,6 +60,7 @@ from threadpoolctl import threadpool_limits
 
 from karman.forecast.baselines import DMD, Persistence
 from karman.forecast.windows import ForecastTask, normalisation, training_windows
+from karman.loader import endless_keras_input
 from karman.loader import epochs as endless_epochs
 from karman.train import OPTIMIZERS, configure_keras, gpu_devices
 
@@ -154,30 +155,10 @@ class WindowBatches:
 
 def keras_stream(keras, batches: WindowBatches):
     """The endless stream of `batches`, epoch after epoch, as Keras input (with
-    `steps_per_epoch=len(batches)`): as `karman.loader.keras_dataset`, for batches whose
-    inputs are an array or a dict of arrays."""
+    `steps_per_epoch=len(batches)`), for batches whose inputs are an array or a dict of arrays."""
     inputs, targets = batches[0]
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        def spec(array):
-            return tf.TensorSpec((None, *np.shape(array)[1:]), tf.float32)
-
-        signature = ({name: spec(value) for name, value in inputs.items()} if isinstance(inputs, dict) else spec(inputs), spec(targets))
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        options.threading.private_threadpool_size = 1
-        return tf.data.Dataset.from_generator(lambda: endless_epochs(batches), output_signature=signature).with_options(options)
-
-    class EpochStream(keras.utils.PyDataset):
-        num_batches = None
-
-        def __getitem__(self, index):
-            if index == 0:
-                self.stream = endless_epochs(batches)
-            return next(self.stream)
-
-    return EpochStream()
+    shapes = {name: np.shape(value)[1:] for name, value in inputs.items()} if isinstance(inputs, dict) else np.shape(inputs)[1:]
+    return endless_keras_input(keras, lambda: endless_epochs(batches), shapes, np.shape(targets)[1:])
 
 
 # ---------------------------------------------------------------------------------------
