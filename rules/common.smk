@@ -26,6 +26,24 @@ def model_files(name, models, root):
 SYSTEMS = config["systems"]
 
 
+def benchmark_of(rule):
+    """A rule's benchmark file as its rule names it. Under a default storage provider Snakemake's
+    `rules.<name>.benchmark` gives the path of the local copy instead, which, as another rule's
+    input, would be mapped into the storage a second time."""
+    benchmark = rule.rule.benchmark
+    if not benchmark.is_storage:
+        return rule.benchmark
+    return benchmark.storage_object.query.removeprefix(workflow.storage_settings.default_storage_prefix.rstrip("/") + "/")
+
+
+def job_path(path):
+    """Where a job finds `path`, an input or output of its rule: the path itself or, under a
+    default storage provider, its local copy (.snakemake/storage/...)."""
+    if workflow.storage_settings.default_storage_provider is None:
+        return path
+    return str(workflow.modifier.path_modifier.apply_default_storage(path).flags["storage_object"].local_path())
+
+
 def locked_outputs():
     """The outputs this run is about to write, which Snakemake has locked for it (none with --nolock)."""
     return workflow.persistence.all_outputfiles() if workflow.execution_settings.lock else []
@@ -99,7 +117,10 @@ def comparison_model_dirs(wildcards=None):
 
 def comparison_dirs(wildcards=None):
     return canonical(
-        {strategy: {name: f"results/comparison/{strategy}/models/{name}" for name in sorted(MODELS)} for strategy in COMPARED_SPLITS}
+        {
+            strategy: {name: job_path(f"results/comparison/{strategy}/models/{name}") for name in sorted(MODELS)}
+            for strategy in COMPARED_SPLITS
+        }
     )
 
 
@@ -108,7 +129,7 @@ def all_model_files(wildcards=None):
 
 
 def model_dirs(wildcards=None):
-    return canonical({name: f"results/models/{name}" for name in sorted(MODELS)})
+    return canonical({name: job_path(f"results/models/{name}") for name in sorted(MODELS)})
 
 
 def vortex_report_inputs(wildcards=None):
@@ -141,7 +162,7 @@ def vortex_benchmarks(wildcards=None):
     """The benchmark files of the vortex street's jobs, for the report's wall-time table
     (simulate_flow has none: it is a cached rule, and its log gives its time)."""
     files = [
-        getattr(rules, name).benchmark
+        benchmark_of(getattr(rules, name))
         for name in (
             "summarise_flow",
             "compute_vorticity",
@@ -151,13 +172,15 @@ def vortex_benchmarks(wildcards=None):
             "plot_report_figures",
         )
     ]
-    files += expand(rules.download_flow.benchmark, re=sorted(REYNOLDS)) if config["flow"]["source"] == "download" else []
-    files += [rules.validate_flow_solver.benchmark] if FLOW_VALIDATION else []
-    files += expand(rules.train_baseline.benchmark, model=BASELINE_MODELS) + expand(rules.train_network.benchmark, model=NETWORK_MODELS)
-    files += expand(rules.make_comparison_split.benchmark, strategy=COMPARED_SPLITS)
+    files += expand(benchmark_of(rules.download_flow), re=sorted(REYNOLDS)) if config["flow"]["source"] == "download" else []
+    files += [benchmark_of(rules.validate_flow_solver)] if FLOW_VALIDATION else []
+    files += expand(benchmark_of(rules.train_baseline), model=BASELINE_MODELS) + expand(
+        benchmark_of(rules.train_network), model=NETWORK_MODELS
+    )
+    files += expand(benchmark_of(rules.make_comparison_split), strategy=COMPARED_SPLITS)
     if FORECASTERS:
-        files += expand(rules.forecast_vorticity.benchmark, forecaster=FORECASTERS) + [rules.plot_forecast_figures.benchmark]
-    return files + expand(rules.train_comparison_model.benchmark, strategy=COMPARED_SPLITS, model=sorted(MODELS))
+        files += expand(benchmark_of(rules.forecast_vorticity), forecaster=FORECASTERS) + [benchmark_of(rules.plot_forecast_figures)]
+    return files + expand(benchmark_of(rules.train_comparison_model), strategy=COMPARED_SPLITS, model=sorted(MODELS))
 
 
 # Forecasting (rules/forecast.smk): the forecasters, the task and the Reynolds numbers of the unseen-Re test.
@@ -176,11 +199,11 @@ def gpus_for_forecaster(wildcards):
 
 
 def forecast_rollouts(wildcards=None):
-    return canonical({name: f"results/forecast/{name}/rollout.zarr" for name in FORECASTERS})
+    return canonical({name: job_path(f"results/forecast/{name}/rollout.zarr") for name in FORECASTERS})
 
 
 def forecast_dirs(wildcards=None):
-    return canonical({name: f"results/forecast/{name}" for name in FORECASTERS})
+    return canonical({name: job_path(f"results/forecast/{name}") for name in FORECASTERS})
 
 
 # Exports (rules/export.smk): The Well's layout, a target of every run where export.formats lists it.
@@ -222,7 +245,7 @@ def duffing_model_files(wildcards=None):
 
 
 def duffing_model_dirs(wildcards=None):
-    return canonical({name: f"results/duffing/models/{name}" for name in sorted(DUFFING_MODELS)})
+    return canonical({name: job_path(f"results/duffing/models/{name}") for name in sorted(DUFFING_MODELS)})
 
 
 def duffing_report_inputs(wildcards=None):
@@ -240,10 +263,12 @@ def duffing_report_inputs(wildcards=None):
 
 def duffing_benchmarks(wildcards=None):
     """The benchmark files of the Duffing oscillator's jobs, for the report's wall-time table."""
-    files = expand(rules.simulate_duffing.benchmark, kind=DUFFING_KINDS) + expand(rules.make_duffing_split.benchmark, kind=DUFFING_KINDS)
-    files += expand(rules.train_duffing_baseline.benchmark, model=DUFFING_BASELINE_MODELS)
-    files += expand(rules.train_duffing_network.benchmark, model=DUFFING_NETWORK_MODELS)
-    return files + [rules.plot_duffing_examples.benchmark, rules.plot_duffing_figures.benchmark]
+    files = expand(benchmark_of(rules.simulate_duffing), kind=DUFFING_KINDS) + expand(
+        benchmark_of(rules.make_duffing_split), kind=DUFFING_KINDS
+    )
+    files += expand(benchmark_of(rules.train_duffing_baseline), model=DUFFING_BASELINE_MODELS)
+    files += expand(benchmark_of(rules.train_duffing_network), model=DUFFING_NETWORK_MODELS)
+    return files + [benchmark_of(rules.plot_duffing_examples), benchmark_of(rules.plot_duffing_figures)]
 
 
 def duffing_report_settings(wildcards=None):

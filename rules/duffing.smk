@@ -64,7 +64,7 @@ rule train_duffing_baseline:
     benchmark:
         "logs/benchmarks/train_duffing_baseline/{model}.tsv"
     params:
-        model_dir="results/duffing/models/{model}",
+        model_dir=job_path("results/duffing/models/{model}"),
         spec=duffing_model_spec,
         code=code_digest("karman.train"),
     wildcard_constraints:
@@ -92,7 +92,7 @@ rule train_duffing_network:
     benchmark:
         "logs/benchmarks/train_duffing_network/{model}.tsv"
     params:
-        model_dir="results/duffing/models/{model}",
+        model_dir=job_path("results/duffing/models/{model}"),
         spec=duffing_model_spec,
         backend=DUFFING["training"]["backend"],
         gpu=DUFFING["training"]["gpu"],

@@ -266,7 +266,7 @@ rule train_baseline:
     benchmark:
         "logs/benchmarks/train_baseline/{model}.tsv"
     params:
-        model_dir="results/models/{model}",
+        model_dir=job_path("results/models/{model}"),
         spec=model_spec,
         code=code_digest("karman.train"),
     wildcard_constraints:
@@ -295,7 +295,7 @@ rule train_network:
     benchmark:
         "logs/benchmarks/train_network/{model}.tsv"
     params:
-        model_dir="results/models/{model}",
+        model_dir=job_path("results/models/{model}"),
         spec=model_spec,
         backend=config["training"]["backend"],
         gpu=config["training"]["gpu"],
@@ -325,7 +325,7 @@ rule train_comparison_model:
     benchmark:
         "logs/benchmarks/train_comparison_model/{strategy}/{model}.tsv"
     params:
-        model_dir="results/comparison/{strategy}/models/{model}",
+        model_dir=job_path("results/comparison/{strategy}/models/{model}"),
         spec=model_spec,
         backend=config["training"]["backend"],
         gpu=config["training"]["gpu"],
