@@ -1,6 +1,7 @@
 # Helpers of the rules: canonical params, code digests and model outputs for every system, then
 # each system's targets and input functions, then the report's. The rules themselves are in
 # rules/vortex.smk, rules/duffing.smk and rules/report.smk.
+import os
 import re
 
 from karman.forecast.goals import KERAS_TYPES
@@ -33,7 +34,8 @@ def benchmark_of(rule):
     benchmark = rule.rule.benchmark
     if not benchmark.is_storage:
         return rule.benchmark
-    return benchmark.storage_object.query.removeprefix(workflow.storage_settings.default_storage_prefix.rstrip("/") + "/")
+    prefix = workflow.storage_settings.default_storage_prefix
+    return os.path.relpath(benchmark.storage_object.query, prefix)
 
 
 def job_path(path):

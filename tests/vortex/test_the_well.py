@@ -43,11 +43,14 @@ def export(export_run) -> Path:
     return export_run[0] / "results/export/the_well" / NAME
 
 
-def test_the_export_runs_its_own_job_on_the_stores_already_made(export_run):
+def test_the_export_runs_its_own_job_on_the_stores_already_made_and_writes_the_same_bytes_again(export_run):
     assert export_run[1] == {"export_the_well": 1}
     workdir = export_run[0]
     assert planned(workdir, "export_the_well") == {}, "a second run must have nothing to do"
     assert (workdir / "logs/export_the_well.log").read_text().count(".hdf5") == 5
+    card = (workdir / "results/export/the_well" / NAME / "README.md").read_text()
+    snakemake(workdir, "--cores", "2", "export_the_well", "--forcerun", "export_the_well")
+    assert (workdir / "results/export/the_well" / NAME / "README.md").read_text() == card  # the same sha256 of every file: the same bytes
 
 
 def well_format_problems(path: Path) -> list[str]:

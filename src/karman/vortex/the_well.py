@@ -165,6 +165,38 @@ class RunningMoments:
         return tuple(np.asarray(value).tolist() for value in (mean, std, np.sqrt(mean_square)))
 
 
+class TrainStatistics:
+    """stats.yaml of The Well: mean, std and rms of every field over the train files, and of
+    its change from one stored frame to the next (`*_delta`), per component for a vector."""
+
+    def __init__(self):
+        self.values = {name: RunningMoments(components=name == "velocity") for name in ("vorticity", "velocity")}
+        self.deltas = {name: RunningMoments(components=name == "velocity") for name in ("vorticity", "velocity")}
+        self.cylinder = None
+
+    def add(self, vorticity: np.ndarray, velocity: np.ndarray, cylinder: np.ndarray) -> None:
+        """One train file's series: vorticity (time, …), velocity (time, …, 2), the constant cylinder mask."""
+        for name, series in (("vorticity", vorticity), ("velocity", velocity)):
+            self.values[name].add(series)
+            self.deltas[name].add(np.diff(series, axis=0))
+        self.cylinder = cylinder  # the same in every file
+
+    def as_dict(self) -> dict[str, dict]:
+        if self.cylinder is None:
+            raise ValueError("no Reynolds number is left for the train split: hold out fewer (split.holdout_reynolds or forecast.holdout_reynolds)")
+        stats: dict[str, dict] = {key: {} for key in ("mean", "std", "rms", "mean_delta", "std_delta", "rms_delta")}
+        for name in ("vorticity", "velocity"):
+            for suffix, moments in (("", self.values[name]), ("_delta", self.deltas[name])):
+                for key, value in zip(("mean", "std", "rms"), moments.result()):
+                    stats[key + suffix][name] = value
+        mask = RunningMoments(components=False)
+        mask.add(self.cylinder.astype(np.float32))
+        for key, value in zip(("mean", "std", "rms"), mask.result()):
+            stats[key]["cylinder"] = value
+            stats[f"{key}_delta"]["cylinder"] = 0.0  # a constant field does not change
+        return stats
+
+
 def dataset_card(*, dataset_name: str, license_name: str, flows: list[xr.Dataset], vorticity: xr.Dataset, assignment: dict,
                  dt: float, checksums: dict[str, str], shape: tuple[int, int]) -> str:
     """The README of the export: physics, units, time step, splits, license, citation, checksums."""
@@ -276,9 +308,7 @@ def export_the_well(flow_paths: Sequence[str | os.PathLike], vorticity_path: str
     held = {float(value) for value in held_out}
     output = Path(output)
     partial = partial_path(output)
-    moments = {name: RunningMoments(components=name == "velocity") for name in ("vorticity", "velocity")}
-    deltas = {name: RunningMoments(components=name == "velocity") for name in ("vorticity", "velocity")}
-    train_cylinder, assignment, steps = None, {}, set()
+    statistics, assignment, steps = TrainStatistics(), {}, set()
     try:
         for reynolds, samples in frames.items():
             flow = flows[reynolds]
@@ -300,28 +330,10 @@ def export_the_well(flow_paths: Sequence[str | os.PathLike], vorticity_path: str
                                  velocity=block_velocity, cylinder=cylinder, edges=window_edges(flow, vorticity))
                 assignment[reynolds].append(split)
                 if split == "train":
-                    for name, block in (("vorticity", block_omega), ("velocity", block_velocity)):
-                        moments[name].add(block)
-                        deltas[name].add(np.diff(block, axis=0))
-                    train_cylinder = cylinder
+                    statistics.add(block_omega, block_velocity, cylinder)
                 log.info("Re %g: %d frames → data/%s/%s.hdf5", reynolds, len(block_omega), split, store_name(reynolds))
-        if train_cylinder is None:
-            raise ValueError("no Reynolds number is left for the train split: hold out fewer (split.holdout_reynolds or forecast.holdout_reynolds)")
-        stats: dict[str, dict] = {key: {} for key in ("mean", "std", "rms", "mean_delta", "std_delta", "rms_delta")}
-        for name in ("vorticity", "velocity"):
-            for key, value in zip(("mean", "std", "rms"), moments[name].result()):
-                stats[key][name] = value
-            for key, value in zip(("mean_delta", "std_delta", "rms_delta"), deltas[name].result()):
-                stats[key][name] = value
-        # the mask is the same in every file and never changes: its moments once, its changes 0
-        mask = RunningMoments(components=False)
-        mask.add(train_cylinder.astype(np.float32))
-        for key, value in zip(("mean", "std", "rms"), mask.result()):
-            stats[key]["cylinder"] = value
-        for key in ("mean_delta", "std_delta", "rms_delta"):
-            stats[key]["cylinder"] = 0.0
         with open(partial / "stats.yaml", "w") as handle:
-            yaml.safe_dump(stats, handle, sort_keys=True)
+            yaml.safe_dump(statistics.as_dict(), handle, sort_keys=True)
         checksums = {os.fspath(path.relative_to(partial)): sha256_of(path) for path in sorted(partial.rglob("*")) if path.is_file()}
         dt = min(steps) if steps else float("nan")
         card = dataset_card(dataset_name=dataset_name, license_name=license_name, flows=list(flows.values()), vorticity=vorticity,
