@@ -48,7 +48,6 @@ from karman.vortex.sweep import store_name
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
 SPATIAL_DIMS = ("x", "y")
 FIELD_UNITS = {"vorticity": "U/D", "velocity": "U", "cylinder": "1 inside the cylinder, 0 in the fluid"}
 
@@ -317,7 +316,7 @@ def export_the_well(flow_paths: Sequence[str | os.PathLike], vorticity_path: str
             velocity = window_velocity(flow, vorticity)
             if not np.allclose(velocity["time"].values, times):
                 raise ValueError(f"Re {reynolds:g}: the vorticity store's times differ from its flow store's: rerun compute_vorticity")
-            cylinder = window_cylinder(flow, vorticity)
+            cylinder, edges = window_cylinder(flow, vorticity), window_edges(flow, vorticity)
             steps.update(np.round(np.diff(times), 9).tolist())
             assignment[reynolds] = []
             for split, frames_of_split in split_of_frames(len(samples), reynolds in held, future_fraction).items():
@@ -327,7 +326,7 @@ def export_the_well(flow_paths: Sequence[str | os.PathLike], vorticity_path: str
                 folder.mkdir(parents=True, exist_ok=True)
                 write_trajectory(folder / f"{store_name(reynolds)}.hdf5", dataset_name=dataset_name, reynolds=reynolds,
                                  times=times[frames_of_split], x=vorticity.x.values, y=vorticity.y.values, vorticity=block_omega,
-                                 velocity=block_velocity, cylinder=cylinder, edges=window_edges(flow, vorticity))
+                                 velocity=block_velocity, cylinder=cylinder, edges=edges)
                 assignment[reynolds].append(split)
                 if split == "train":
                     statistics.add(block_omega, block_velocity, cylinder)
