@@ -63,7 +63,7 @@ def config_file_problem(error: BaseException) -> str | None:
     elif isinstance(error.__context__, yaml.YAMLError):
         what = f"it is not valid YAML ({yaml_problem(error)})"
     elif "config" in local and local["config"] is None:
-        what = "it is empty (or only comments); it needs config keys, such as `reynolds: [300, 600]`"
+        what = "it is empty (or only comments)"
     elif "config" in local and not isinstance(local["config"], dict):
         kind = TOP_LEVEL_KINDS.get(type(local["config"]), type(local["config"]).__name__)
         what = f"its top level is {kind}, not a mapping of keys to values (such as `reynolds: [300, 600]`)"
