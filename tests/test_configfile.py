@@ -21,11 +21,6 @@ def reader_error(path) -> BaseException:
     return caught.value
 
 
-@pytest.fixture
-def folder(tmp_path):
-    return tmp_path
-
-
 CASES = {
     "missing": (lambda folder: folder / "nothere.yaml", "there is no such file"),
     "folder": (lambda folder: folder, "it is a folder, not a file"),
@@ -45,9 +40,9 @@ def write(path, content: bytes):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_each_unreadable_config_file_is_named_with_what_is_wrong(folder, case):
+def test_each_unreadable_config_file_is_named_with_what_is_wrong(tmp_path, case):
     make, what = CASES[case]
-    path = make(folder)
+    path = make(tmp_path)
     problem = config_file_problem(reader_error(path))
     assert problem.startswith(f"config file {path}: ") and what in problem, problem
     assert problem.endswith("a config file is YAML with config keys at its top, as config/sweep.yaml is (docs/configuration.md)")
