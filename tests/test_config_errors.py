@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 from snakemake.utils import update_config
 
 from conftest import REPO
+from test_configfile import CASES as UNREADABLE_CONFIG_FILES
 from karman.schema import key_path, load_schema, resolve, set_at, shown
 from karman.settings import check_config, checked_config
 
@@ -358,29 +359,15 @@ def test_bad_command_line_values_stop_snakemake_on_one_screen(project_copy, argu
 
 # A --configfile Snakemake's reader rejects, before karman's Snakefile runs: named by karman's
 # logger plugin (profiles/default sets `logger: [karman]`; karman.configfile).
-UNREADABLE_CONFIG_FILES = {
-    "missing": (None, "config file missing.yaml: there is no such file"),
-    "a folder": ("folder", "config file odd.yaml: it is a folder, not a file"),
-    "not text": (b"\xff\xfe\x00", "config file odd.yaml: it is not UTF-8 text (byte 0 is b'\\xff')"),
-    "bad YAML": (b"reynolds: [300, 600\n", "config file odd.yaml: it is not valid YAML (line 2, column 1: expected ',' or ']'"),
-    "a list": (b"- 300\n- 600\n", "config file odd.yaml: its top level is a list, not a mapping of keys to values"),
-    "empty": (b"", "config file odd.yaml: it is empty (or only comments)"),
-}
-
-
 @pytest.mark.parametrize("case", UNREADABLE_CONFIG_FILES)
 def test_a_config_file_snakemake_cannot_read_is_named_on_one_screen(project_copy, case):
-    content, expected = UNREADABLE_CONFIG_FILES[case]
-    path = project_copy / ("missing.yaml" if content is None else "odd.yaml")
-    shutil.rmtree(path, ignore_errors=True)
-    path.unlink(missing_ok=True)
-    if content == "folder":
-        path.mkdir()
-    elif content is not None:
-        path.write_bytes(content)
-    result = snakemake_dry_run(project_copy, "--configfile", path.name)
+    make, what = UNREADABLE_CONFIG_FILES[case]
+    folder = project_copy / "unreadable" / case.replace(" ", "-")
+    folder.mkdir(parents=True)
+    path = make(folder).relative_to(project_copy)
+    result = snakemake_dry_run(project_copy, "--configfile", str(path))
     output = result.stdout + result.stderr
-    assert result.returncode != 0 and f"karman: {expected}" in output, output
+    assert result.returncode != 0 and f"karman: config file {path}: {what}" in output, output
     assert "a config file is YAML with config keys at its top, as config/sweep.yaml is" in output
     assert "Building DAG" not in output
     assert len(output.strip().splitlines()) <= SCREEN and not any(word in output for word in NOT_ON_A_SCREEN), output

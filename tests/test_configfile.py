@@ -2,7 +2,7 @@
 
 The errors are the ones Snakemake's own reader (snakemake.common.configfile.load_configfile,
 what `--configfile` calls) raises on real files; the workflow-level cases are in
-tests/test_config_errors.py.
+tests/test_config_errors.py, on the same CASES.
 """
 
 from __future__ import annotations
@@ -23,19 +23,25 @@ def reader_error(path) -> BaseException:
 
 CASES = {
     "missing": (lambda folder: folder / "nothere.yaml", "there is no such file"),
-    "folder": (lambda folder: folder, "it is a folder, not a file"),
+    "folder": (lambda folder: mkdir(folder / "d.yaml"), "it is a folder, not a file"),
     "binary": (lambda folder: write(folder / "b.yaml", b"\xff\xfe\x00bin"), "it is not UTF-8 text (byte 0 is b'\\xff')"),
     "bad yaml": (lambda folder: write(folder / "y.yaml", b"reynolds: [300\n  bad: : x\n"),
                  "it is not valid YAML (line 2, column 6: expected ',' or ']', but got ':')"),
     "a list": (lambda folder: write(folder / "l.yaml", b"- 300\n- 600\n"),
                "its top level is a list, not a mapping of keys to values (such as `reynolds: [300, 600]`)"),
     "a number": (lambda folder: write(folder / "n.yaml", b"300\n"), "its top level is a number, not a mapping of keys to values"),
-    "empty": (lambda folder: write(folder / "e.yaml", b"# nothing yet\n"), "it is empty (or only comments)"),
+    "empty": (lambda folder: write(folder / "e.yaml", b""), "it is empty (or only comments)"),
+    "only comments": (lambda folder: write(folder / "c.yaml", b"# nothing yet\n"), "it is empty (or only comments)"),
 }
 
 
 def write(path, content: bytes):
     path.write_bytes(content)
+    return path
+
+
+def mkdir(path):
+    path.mkdir()
     return path
 
 
