@@ -127,10 +127,14 @@ def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 
+# A config string the report must show as text (tests/test_report.py): markup in it stays inert.
+TINY_RUN_LICENSE = "CC-BY-4.0 <img src=x onerror=alert(1)>"
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A working directory in which the whole workflow ran on TINY_CONFIG."""
     workdir = tmp_path_factory.mktemp("tiny")
-    write_config(workdir, TINY_CONFIG)
+    write_config(workdir, TINY_CONFIG | {"export": {"license": TINY_RUN_LICENSE}})
     snakemake(workdir, "--cores", "2")
     return workdir

@@ -376,3 +376,50 @@ def test_a_config_file_snakemake_cannot_read_is_named_on_one_screen(project_copy
 def test_a_config_that_is_no_mapping_is_named():
     with pytest.raises(SystemExit, match=r"karman: the config is list, not a mapping of keys to values"):
         checked_config([300, 600], SCHEMA_PATH)
+
+
+# A name ends where its text ends: "cnn\n" is no model name (it would become a folder). The
+# schema's patterns end in \Z, which, unlike $, does not match before a final newline.
+def with_values(**sections) -> dict:
+    config = copy.deepcopy(DEFAULT)
+    update_config(config, sections)
+    return config
+
+
+def downloads(**file_600) -> dict:
+    """flow.download for Re 300 and 600, with the given entries of Re 600's file."""
+    files = {300: {"url": "https://example.org/re300.npz", "sha256": "0" * 64},
+             600: {"url": "https://example.org/re600.npz", "sha256": "0" * 64, **file_600}}
+    return {"source": "download", "download": {"files": files}}
+
+
+NAMES_ENDING_IN_A_NEWLINE = {
+    "model name": (with_values(models={"cnn\n": {"type": "cnn"}}), 'models has a key "cnn\\n"; allowed keys: names matching '),
+    "duffing model name": (with_values(duffing={"models": {"cnn\n": {"type": "cnn"}}}), 'duffing.models has a key "cnn\\n"'),
+    "forecaster name": (with_values(forecast={"models": {"cnn\n": {"type": "cnn"}}}), 'forecast.models has a key "cnn\\n"'),
+    "dataset name": (with_values(export={"dataset_name": "vortex\n"}), 'export.dataset_name is "vortex\\n"; allowed: text matching '),
+    "Reynolds number of a file": (
+        with_values(reynolds=[300, 600], flow=downloads() | {"download": {"files": {**downloads()["download"]["files"], "600\n": {"url": "https://example.org/re600.npz", "sha256": "0" * 64}}}}),
+        'flow.download.files has a key "600\\n"'),
+    "checksum": (with_values(reynolds=[300, 600], flow=downloads(sha256="0" * 64 + "\n")),
+                 'flow.download.files[600].sha256 is "' + "0" * 64 + '\\n"'),
+    "URL": (with_values(reynolds=[300, 600], flow=downloads(url="https://example.org/re600.npz\n")),
+            'flow.download.files[600].url is "https://example.org/re600.npz\\n"'),
+}
+
+
+@pytest.mark.parametrize("case", NAMES_ENDING_IN_A_NEWLINE)
+def test_a_name_that_ends_in_a_newline_is_refused(case):
+    config, expected = NAMES_ENDING_IN_A_NEWLINE[case]
+    message = stopped(config)
+    assert expected in message and len(message.splitlines()) == 3, message  # the heading, the key, the pointer
+
+
+@pytest.mark.parametrize("case", ["model name", "Reynolds number of a file", "checksum"])
+def test_snakemake_refuses_a_name_that_ends_in_a_newline(project_copy, case):
+    config, expected = NAMES_ENDING_IN_A_NEWLINE[case]
+    (project_copy / "newline.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake_dry_run(project_copy, "--configfile", "newline.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and expected in output and "Building DAG" not in output, output
+    assert not (project_copy / "results").exists()

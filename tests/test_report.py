@@ -2,6 +2,7 @@
 
 import json
 import re
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from karman.duffing.report import section as duffing_section
 from karman.report import render_report
 from karman.vortex.report import FIGURES
 from karman.vortex.report import section as vortex_section
+
+from conftest import TINY_RUN_LICENSE
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
@@ -80,6 +83,7 @@ def test_workflow_report_has_every_section_and_the_metrics_of_metrics_json(tiny_
         assert cells[3] == ("%.3f" % flow["strouhal"]["measured"] if flow["strouhal"]["measured"] is not None else "missing")
     jobs = [cells[0] for cells in page.tables["wall-times"][1:]]  # from the benchmark files the report declares as inputs
     assert {"compute_vorticity", "train_network/mlp", "make_comparison_split/holdout-re", "simulate_duffing/images"} <= set(jobs)
+    assert_shown_as_text(html, TINY_RUN_LICENSE)  # a config string, as the page shows the config
 
 
 def fixture_inputs(root: Path, flows: list[dict], models: dict[str, dict | None]) -> dict:
@@ -104,11 +108,33 @@ def fixture_inputs(root: Path, flows: list[dict], models: dict[str, dict | None]
     return {"figures": figures, "split_summary": root / "split.json", "flow_summary": root / "flow.json", "model_dirs": model_dirs}
 
 
-def render(root: Path, vortex: dict | None = None, duffing: dict | None = None) -> None:
+def render(root: Path, vortex: dict | None = None, duffing: dict | None = None, config: dict | None = None) -> None:
     """The page of the vortex street's and/or the Duffing oscillator's section, from their inputs."""
     sections = {"vortex": vortex_section(**vortex)} if vortex else {}
     sections |= {"duffing": duffing_section(**duffing)} if duffing else {}
-    render_report(root / "index.html", sections=sections, config={"training": {"backend": "tensorflow"}}, backend="tensorflow", workflow_dir=root)
+    render_report(root / "index.html", sections=sections, config=config or {"training": {"backend": "tensorflow"}},
+                  backend="tensorflow", workflow_dir=root)
+
+
+# Strings a config or a store may carry that would run as script in the page, were they not escaped.
+SCRIPT_IN_A_URL = "https://example.org/re300.npz?</pre><script>alert(1)</script>"
+SCRIPT_IN_A_LICENSE = "<img src=x onerror=alert(1)>"
+
+
+def assert_shown_as_text(html: str, *texts: str) -> None:
+    for text in texts:
+        assert text not in html, f"{text!r} is in the page unescaped"
+        assert escape(text) in html or escape(text, quote=False) in html, f"{text!r} is not in the page as text"
+    assert "<script>" not in html and "<img src=x" not in html
+
+
+def test_config_strings_and_store_values_are_escaped(tmp_path):
+    flows = [{"reynolds": 300.0, "source": "download", "snapshots": 10, "url": SCRIPT_IN_A_URL, "sha256": "0" * 64,
+              "strouhal": strouhal_check(300.0, None), "drag_coefficient": drag_check(300.0, None)}]
+    render(tmp_path, vortex=fixture_inputs(tmp_path, flows, {}), config={"export": {"license": SCRIPT_IN_A_LICENSE}})
+    html = (tmp_path / "index.html").read_text()
+    assert_shown_as_text(html, SCRIPT_IN_A_LICENSE, "</pre><script>alert(1)</script>")
+    assert Tables(html).tables  # still a page with its tables
 
 
 def test_a_model_without_results_and_a_missing_physics_value_are_shown_as_such(tmp_path):

@@ -22,9 +22,11 @@ import jinja2
 from karman import __version__
 
 # The page (templates/report.html.j2) includes the section of each system, `<system>/section.html.j2`.
+# Every value is HTML-escaped (the templates end in .html.j2, which `select_autoescape` would
+# not recognise): config strings, URLs, names and messages come from users and stores.
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent),
-    autoescape=jinja2.select_autoescape(["html"]),
+    autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
 

@@ -10,6 +10,7 @@ the schema expects.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,12 +48,16 @@ def key_path(path: Iterable) -> str:
     """models.cnn.epochs, reynolds[1]."""
     text = ""
     for part in path:
+        part = shown(part) if isinstance(part, str) and not part.isprintable() else part
         text += f"[{part}]" if isinstance(part, int) else f"{'.' if text else ''}{part}"
     return text or "the config"
 
 
 def shown(value) -> str:
-    """A value as the user would write it in YAML, on one line."""
+    """A value as the user would write it in YAML, on one line (text with a newline or another
+    control character in double quotes, escaped: "cnn\\n")."""
+    if isinstance(value, str) and any(not character.isprintable() for character in value):
+        return json.dumps(value)
     return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
@@ -133,6 +138,10 @@ def describe(error: ValidationError, root: dict, validator) -> list[str]:
                 f"allowed keys: {', '.join(known)}" for key in sorted(set(error.instance) - set(known))]
     if error.validator == "required":
         return [f"{key_path(path)}: {error.message.split(' ')[0]} is missing; it is required there"]
+    if "propertyNames" in error.schema_path:  # a key of `path` that is not a name allowed there
+        names = resolve(error.schema, root)
+        rule = f"names matching {names['pattern']}" if "pattern" in names else allowed(names, root)
+        return [f"{key_path(path)} has a key {shown(error.instance)}; allowed keys: {rule}"]
     schema = resolve(error.schema, root)
     description = " ".join(schema.get("description", "").split())
     description = description if len(description) <= 160 else description[:160].rsplit(" ", 1)[0] + " …"

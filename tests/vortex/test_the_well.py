@@ -22,7 +22,8 @@ pytestmark = pytest.mark.workflow
 NAME = "tiny_wake"
 HELD_OUT = 300.0  # TINY_CONFIG's forecast.holdout_reynolds
 # A valid part of 6 of each Re's 12 frames, so that each split holds a window of 4 inputs and 1 output.
-CONFIG = TINY_CONFIG | {"export": {"dataset_name": NAME, "license": "CC0-1.0"},
+LICENSE = "CC0-1.0 <img src=x onerror=alert(1)>"  # markup in a config string stays text in the card
+CONFIG = TINY_CONFIG | {"export": {"dataset_name": NAME, "license": LICENSE},
                         "forecast": TINY_CONFIG["forecast"] | {"future_fraction": 0.45}}
 
 
@@ -201,8 +202,10 @@ def test_statistics_come_from_the_train_files_only(export):
 
 def test_the_card_gives_physics_splits_license_and_the_sha256_of_every_file(export):
     card = (export / "README.md").read_text()
-    for needle in ("Navier–Stokes", "lbmpy", "Strouhal", "D/U", "CC0-1.0", "| 300 | test |", "| 150 | train, valid |"):
+    for needle in ("Navier–Stokes", "lbmpy", "Strouhal", "D/U", "CC0-1.0 &lt;img src=x onerror=alert(1)&gt;", "| 300 | test |",
+                   "| 150 | train, valid |"):
         assert needle in card, needle
+    assert "<img" not in card
     files = sorted(path for path in export.rglob("*") if path.is_file() and path.name not in ("README.md", ".snakemake_timestamp"))
     assert len(files) == 6
     for path in files:

@@ -93,7 +93,7 @@ DEFAULTS = {
     "inflow_velocity": 0.05,
     "frame_interval": 0.0625,
 }
-SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")  # whole text: fullmatch
 CHUNK_BYTES = 1 << 20
 
 

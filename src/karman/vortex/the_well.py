@@ -26,6 +26,7 @@ Well's files hold no NaN, and the `cylinder` field marks those cells.
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import os
 import shutil
@@ -210,7 +211,7 @@ def dataset_card(*, dataset_name: str, license_name: str, flows: list[xr.Dataset
         status = {True: "within ±5 %", False: "outside ±5 %"}.get(check.get("within"), "no reference")
         rows.append(f"| {float(flow.attrs['reynolds']):g} | {', '.join(assignment[float(flow.attrs['reynolds'])])} | {measured} | "
                     f"{reference} | {status} | {f'{drag:.3f}' if isinstance(drag, int | float) else '–'} |")
-    solver = first.get("solver", "unknown")
+    solver = html.escape(first.get("solver", "unknown"))  # text from a store or a config: no markup in the card
     parameters = first.get("solver_parameters") or {}
     settings = "; " + ", ".join(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}" for key, value in sorted(parameters.items()) if key != "reynolds") if parameters else ""
     files = "\n".join(f"| `{name}` | `{digest}` |" for name, digest in sorted(checksums.items()))
@@ -254,7 +255,7 @@ last part of its series is in `valid` and the frames before it in `train` (karma
 frame is in two splits. `stats.yaml` comes from the `train` files only.
 
 ## License and citation
-{license_name}. Cite karman (version {__version__}) and the solver's references above; The Well's format:
+{html.escape(license_name)}. Cite karman (version {__version__}) and the solver's references above; The Well's format:
 Ohana et al. (2024), "The Well: a Large-Scale Collection of Diverse Physics Simulations for Machine Learning",
 NeurIPS Datasets and Benchmarks.
 
