@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pickle
+import re
 import socket
 import threading
 import zipfile
@@ -160,11 +161,72 @@ def test_unpickler_refuses_anything_but_arrays(tmp_path, payload, forbidden):
 
 def test_unpickler_refuses_object_arrays_and_other_codecs(tmp_path):
     (tmp_path / "objects.npz").write_bytes(pickle.dumps(np.array([1, "a"], dtype=object), protocol=2))
-    with pytest.raises(pickle.UnpicklingError, match="object array"):
+    with pytest.raises(pickle.UnpicklingError, match="refusing the dtype 'O8': only plain numbers"):
         load_pickled_array(tmp_path / "objects.npz")
     (tmp_path / "codec.npz").write_bytes(b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x05\x00\x00\x00rot13\x86R.")
     with pytest.raises(pickle.UnpicklingError, match="rot13"):
         load_pickled_array(tmp_path / "codec.npz")
+
+
+class Reduces:
+    """Pickles as the call `reduce` names: how a forged numpy pickle is written."""
+
+    def __init__(self, *reduce):
+        self.reduce = reduce
+
+    def __reduce__(self):
+        return self.reduce
+
+
+def pickled_array(dtype, shape=(1,), raw=b"\0" * 8) -> bytes:
+    """The protocol-2 pickle of an array (as ndarray.dump writes it) with the given dtype and state."""
+    from numpy._core.multiarray import _reconstruct
+
+    return pickle.dumps(Reduces(_reconstruct, (np.ndarray, (0,), b"b"), (1, shape, dtype, False, raw)), protocol=2)
+
+
+def forged_dtype(name: str, state: tuple):
+    return Reduces(np.dtype, (name, False, True), state)
+
+
+@pytest.mark.parametrize("dtype, refused", [
+    # numpy trusts the flags: 0 makes an object dtype that says it holds no objects
+    (forged_dtype("O8", (3, "|", None, None, None, -1, -1, 0)), "refusing the dtype 'O8'"),
+    # an f8 dtype whose fields hold an object passes np.issubdtype(float)
+    (forged_dtype("f8", (3, "<", None, ("a",), {"a": (np.dtype("f8"), 0)}, 8, 1, 0)), "not that of a plain number"),
+    (forged_dtype("f8", (3, "<", None, None, None, -1, -1, 0, {"meta": 1})), "not that of a plain number"),
+    (forged_dtype("f8", (3, "<", (np.dtype("f8"), (1,)), None, None, -1, -1, 0)), "not that of a plain number"),
+    (forged_dtype("V8", (3, "|", None, None, None, 8, 1, 16)), "refusing the dtype 'V8'"),
+])
+def test_unpickler_refuses_forged_dtype_state(tmp_path, dtype, refused):
+    (tmp_path / "forged.npz").write_bytes(pickled_array(dtype))
+    with pytest.raises(pickle.UnpicklingError, match=re.escape(refused)):
+        load_pickled_array(tmp_path / "forged.npz")
+
+
+def test_unpickler_allocates_no_more_than_the_file_holds(tmp_path):
+    from numpy._core.multiarray import _reconstruct
+
+    # _reconstruct allocates the shape it is given: 10⁹ float64s (8 GB) from a 57-byte file
+    huge = pickle.dumps(Reduces(_reconstruct, (np.ndarray, (10**9,), np.dtype("f8"))), protocol=2)
+    (tmp_path / "huge.npz").write_bytes(huge)
+    with pytest.raises(pickle.UnpicklingError, match="never gives its data"):
+        load_pickled_array(tmp_path / "huge.npz")
+    # a state whose shape needs more bytes than it carries
+    (tmp_path / "short.npz").write_bytes(pickled_array(np.dtype("f8"), shape=(10**9,)))
+    with pytest.raises(pickle.UnpicklingError, match="its data are 8 bytes, not the 8000000000 it needs"):
+        load_pickled_array(tmp_path / "short.npz")
+
+
+@pytest.mark.parametrize("dtype", ["<f4", ">f8", "<i8", "|u1", "<f2"])
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_unpickler_reads_every_plain_dtype_in_every_order(tmp_path, dtype, protocol):
+    array = (np.arange(24) % 7).astype(dtype).reshape(2, 3, 4)
+    for layout in (array, np.asfortranarray(array), array[:, ::2]):
+        (tmp_path / "plain.npz").write_bytes(pickle.dumps(layout, protocol=protocol))
+        read = load_pickled_array(tmp_path / "plain.npz")
+        assert read.dtype == layout.dtype and read.flags.writeable
+        np.testing.assert_array_equal(read, layout)
 
 
 def test_malicious_course_file_fails_the_download_naming_the_url(server, tmp_path):
@@ -348,11 +410,16 @@ def test_workflow_downloads_flows(server, tmp_path):
     edit(package / "vortex/lattice.py", "HOLD_DENSITY_EVERY = 200", "HOLD_DENSITY_EVERY = 100")
     assert planned(workdir, "results/flow/summary.json", env=env) == {}
 
-    # A wrong checksum: the jobs fail naming the URL, and no flow store appears.
+    # A wrong checksum, and a file of the right checksum whose pickle forges a dtype: the jobs
+    # fail naming the URL and what is wrong, and no flow store appears.
+    (served / "forged.npz").write_bytes(pickled_array(forged_dtype("O8", (3, "|", None, None, None, -1, -1, 0))))
     bad = tmp_path / "bad"
-    write_config(bad, download_config({re: entry | {"sha256": "f" * 64} for re, entry in files.items()}, reynolds))
-    result = snakemake(bad, "--cores", "2", "results/flow/summary.json", check=False)
+    bad_files = {re: entry | {"sha256": "f" * 64} for re, entry in files.items()}
+    bad_files[150] = {"url": f"{base}/forged.npz", "sha256": sha256_of(served / "forged.npz")}
+    write_config(bad, download_config(bad_files, reynolds))
+    result = snakemake(bad, "--cores", "2", "--keep-going", "results/flow/summary.json", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "checksum mismatch" in output and f"{base}/Re_" in output and "f" * 64 in output
+    assert "checksum mismatch" in output and f"{base}/Re_300" in output and "f" * 64 in output
+    assert f"{base}/forged.npz: cannot read" in output and "refusing the dtype 'O8'" in output, output[-3000:]
     assert not list(bad.glob("results/flow/*re*"))
