@@ -4,6 +4,7 @@
 import os
 import re
 
+from karman.fetch import without_secrets
 from karman.forecast.goals import KERAS_TYPES
 from karman.forecast.windows import unseen_groups
 from karman.split import settings_for
@@ -95,6 +96,11 @@ def download_url(wildcards):
 
 def download_sha256(wildcards):
     return DOWNLOAD_FILES[REYNOLDS[wildcards.re]]["sha256"]
+
+
+def download_size(wildcards):
+    """The file's size in bytes, where its entry gives one (else the job's disk_mb caps it)."""
+    return DOWNLOAD_FILES[REYNOLDS[wildcards.re]].get("size")
 
 
 def model_spec(wildcards):

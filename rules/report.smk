@@ -16,7 +16,7 @@ rule render_report:
         vortex_forecast_dirs=forecast_dirs,
         duffing_model_dirs=duffing_model_dirs,
         duffing_settings=duffing_report_settings,
-        config=canonical(config),
+        config=canonical(without_secrets(config)),  # URLs without user info or query string
         backend=config["training"]["backend"],
         code=code_digest("karman.report", "karman.vortex.report", "karman.duffing.report"),
     threads: 1

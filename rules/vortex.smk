@@ -83,13 +83,17 @@ elif config["flow"]["source"] == "download":
             reynolds=reynolds_number,
             url=download_url,
             sha256=download_sha256,
+            size=download_size,
             settings=canonical(DOWNLOAD_SETTINGS),
             code=code_digest("karman.vortex.download"),
         wildcard_constraints:
             re=name_pattern(REYNOLDS),
         threads: 1
+        # The download's bounds: it stops after `runtime` minutes, and a file without a `size`
+        # after disk_mb MB (--set-resources download_flow:runtime=120 download_flow:disk_mb=20000).
         resources:
             mem_mb=4000,
+            disk_mb=4096,
             runtime=30,
         conda:
             "../envs/karman.yaml"

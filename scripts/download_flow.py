@@ -9,5 +9,9 @@ write_downloaded_flow(
     reynolds=snakemake.params.reynolds,
     url=snakemake.params.url,
     sha256=snakemake.params.sha256,
+    size=snakemake.params.size,
     settings=json.loads(snakemake.params.settings),
+    deadline=60 * snakemake.resources.runtime,
+    max_bytes=int(snakemake.resources.disk_mb * 1e6),
+    bounds_hint="To allow more, raise the job's resources: --set-resources download_flow:runtime=MINUTES download_flow:disk_mb=MB",
 )

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from karman.config import ConfigError
+from karman.fetch import without_secrets
 
 MAX_ERRORS = 8
 TYPE_WORDS = {"integer": "an integer", "number": "a number", "boolean": "true or false", "string": "text", "array": "a list",
@@ -55,7 +56,9 @@ def key_path(path: Iterable) -> str:
 
 def shown(value) -> str:
     """A value as the user would write it in YAML, on one line (text with a newline or another
-    control character in double quotes, escaped: "cnn\\n")."""
+    control character in double quotes, escaped: "cnn\\n"); a URL without its user info and
+    query string, which may hold a secret."""
+    value = without_secrets(value)
     if isinstance(value, str) and any(not character.isprintable() for character in value):
         return json.dumps(value)
     return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()

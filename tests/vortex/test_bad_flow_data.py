@@ -21,7 +21,8 @@ import pytest
 import xarray as xr
 
 from conftest import SNAKEMAKE, small_config, write_config
-from karman.vortex.download import DownloadError, VelocityFields, html_page_message, looks_like_html, to_flow_dataset
+from karman.fetch import DownloadError, html_page_message, looks_like_html
+from karman.vortex.download import VelocityFields, to_flow_dataset
 from karman.vortex.sweep import store_name
 from test_download import NX, NY, SETTINGS, course_array, files_under, velocities, write_xarray
 

@@ -22,13 +22,12 @@ import xarray as xr
 
 from karman.check import violations
 from karman.vortex.store import FLOW
-from karman.vortex.download import (
-    ArrayUnpickler, DownloadError, download, expected_grid, load_pickled_array, read_fields, write_downloaded_flow,
-)
+from karman.fetch import DownloadError, download
+from karman.vortex.download import ArrayUnpickler, expected_grid, load_pickled_array, read_fields, write_downloaded_flow
 from karman.vortex.sweep import store_name
 from karman.stores import open_store, quiet_zarr_warnings
 
-from conftest import TINY_CONFIG, edit, library_copy, planned, snakemake, write_config
+from conftest import TINY_CONFIG, edit, library_copy, planned, small_config, snakemake, write_config
 
 # A small grid in the course's layout: 24 x 12 cells, 2 cells per diameter, cylinder centre 3 D
 # from the first column and row; velocities in "lattice units" with U = 0.05.
@@ -423,3 +422,31 @@ def test_workflow_downloads_flows(server, tmp_path):
     assert "checksum mismatch" in output and f"{base}/Re_300" in output and "f" * 64 in output
     assert f"{base}/forged.npz: cannot read" in output and "refusing the dtype 'O8'" in output, output[-3000:]
     assert not list(bad.glob("results/flow/*re*"))
+
+
+@pytest.mark.workflow
+def test_a_urls_token_reaches_the_server_and_nothing_karman_writes(server, tmp_path, monkeypatch):
+    """Re 150's URL carries a literal signature, Re 300's a token from the environment; the run
+    goes to the report and The Well's export, and no file it writes holds either secret."""
+    served, base = server
+    monkeypatch.setenv("KARMAN_DATA_TOKEN", "token-from-the-environment")
+    files = {}
+    for re_, query in ((150, "X-Amz-Signature=literal-signature"), (300, "token=${KARMAN_DATA_TOKEN}")):
+        u, v = velocities(40)
+        course_array(u * (1 + re_ / 1000), v).dump(served / f"Re_{re_}.npz")
+        files[re_] = {"url": f"{base}/Re_{re_}.npz?{query}", "sha256": sha256_of(served / f"Re_{re_}.npz")}
+    workdir = tmp_path / "run"
+    write_config(workdir, small_config("ridge") | {"flow": {"source": "download", "download": {**SETTINGS, "files": files}},
+                                                   "export": {"formats": ["the-well"]}})
+    snakemake(workdir, "--cores", "2")
+    summary = json.loads((workdir / "results/flow/summary.json").read_text())
+    assert [row["url"] for row in summary["flows"]] == [f"{base}/Re_150.npz", f"{base}/Re_300.npz"]
+    assert f"{base}/Re_300.npz" in (workdir / "results/report/index.html").read_text()
+    assert "kept out of logs and outputs" in (workdir / "logs/download_flow/re00300.log").read_text()
+    written = [path for path in files_under(workdir) if path.name != "config.yaml"]
+    assert any("the_well" in str(path) for path in written) and any(path.suffix == ".html" for path in written)
+    for path in written:
+        data = path.read_bytes()
+        assert b"token-from-the-environment" not in data, path  # the environment's token is in no file at all
+        if ".snakemake/metadata" not in path.as_posix():  # Snakemake's own record of the params holds the URLs as configured
+            assert b"literal-signature" not in data and b"KARMAN_DATA_TOKEN" not in data, path

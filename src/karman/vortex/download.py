@@ -48,27 +48,20 @@ already).
 from __future__ import annotations
 
 import codecs
-import hashlib
-import html
 import logging
 import math
 import os
 import pickle
 import re
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
-from http.client import HTTPException
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from karman import __version__
 from karman.check import check_store
+from karman.fetch import DownloadError, fetch, public_url
 from karman.vortex.store import FLOW, flow_dataset, inside_cylinder, strouhal_number
 from karman.stores import partial_path, quiet_zarr_warnings, write_store
 
@@ -93,153 +86,6 @@ DEFAULTS = {
     "inflow_velocity": 0.05,
     "frame_interval": 0.0625,
 }
-SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")  # whole text: fullmatch
-CHUNK_BYTES = 1 << 20
-
-
-class DownloadError(RuntimeError):
-    """A file that cannot be downloaded, verified or read; the message names its URL."""
-
-
-def checksum_hint(url: str, setting: str = "flow.download.files.<Re>.sha256") -> str:
-    name = Path(urllib.parse.urlparse(url).path).name or "FILE"
-    return (
-        f"To fill in the checksum, download the file once (e.g. `curl -LO {url}`), make sure it is the file you mean, "
-        f"and run `sha256sum {name}` (or `python -c \"import hashlib, sys; "
-        f"print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())\" {name}`); "
-        f"paste the 64 hexadecimal digits into {setting}."
-    )
-
-
-def _expected_checksum(url: str, sha256: str, setting: str) -> str:
-    expected = str(sha256).strip().lower()
-    if not SHA256_PATTERN.match(expected):
-        raise DownloadError(f"{url}: the expected sha256 {sha256!r} is not 64 hexadecimal digits. {checksum_hint(url, setting)}")
-    return expected
-
-
-def fetch(url: str, sha256: str, path: str | os.PathLike, *, timeout: float = 60.0, progress_every: float = 10.0,
-          setting: str = "flow.download.files.<Re>.sha256") -> int:
-    """Download `url` into the file `path` and return its size once it is verified.
-
-    Verified means: its SHA-256 is `sha256` and it is not an HTML page (which servers send
-    with status 200 for a login page, a missing file or a page about the file). Any
-    failure raises DownloadError naming the URL, what came back and what was expected, and
-    removes `path`; `setting` names the config key of the checksum in the advice given.
-    """
-    expected = _expected_checksum(url, sha256, setting)
-    path = Path(path)
-    try:
-        with open(path, "wb") as out:
-            actual, size, head, content_type = _stream(url, out, timeout=timeout, progress_every=progress_every)
-        if looks_like_html(head):
-            raise DownloadError(html_page_message(url, head, content_type, size, actual, expected, setting))
-        if actual != expected:
-            raise DownloadError(
-                f"{url}: checksum mismatch: expected sha256 {expected}, got {actual} ({size} bytes). "
-                "The file is not the one the configuration names (or it changed on the server). " + checksum_hint(url, setting)
-            )
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    log.info("downloaded %s (%d bytes, sha256 %s)", url, size, expected)
-    return size
-
-
-def download(url: str, sha256: str, destination_dir: str | os.PathLike, *, timeout: float = 60.0,
-             progress_every: float = 10.0, setting: str = "flow.download.files.<Re>.sha256") -> Path:
-    """Download `url` into `destination_dir` and return the file's path once it is verified (see `fetch`).
-
-    The file streams into a partial name in `destination_dir` (`karman.stores.partial_path`)
-    and is renamed only after it was verified. Any failure raises DownloadError naming the
-    URL and what was expected, and leaves nothing behind.
-    """
-    _expected_checksum(url, sha256, setting)
-    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name or "download"
-    target = Path(destination_dir) / name
-    partial = partial_path(target)
-    try:
-        fetch(url, sha256, partial, timeout=timeout, progress_every=progress_every, setting=setting)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
-
-
-HEAD_BYTES = 4096  # the start of a body, kept to recognise an HTML page
-
-
-def looks_like_html(head: bytes) -> bool:
-    """Whether a body that starts with `head` is an HTML page (none of the data formats starts with '<')."""
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
-    if text.startswith((b"<!doctype html", b"<html")):
-        return True
-    return text.startswith(b"<") and any(tag in text for tag in (b"<html", b"<head", b"<body"))
-
-
-def html_page_message(url: str, head: bytes, content_type: str, size: int, actual: str, expected: str, setting: str) -> str:
-    """What to tell the user when an HTML page came back from `url` instead of the data file."""
-    match = re.search(rb"<title[^>]*>(.*?)</title", head, re.IGNORECASE | re.DOTALL)
-    title = " ".join(html.unescape(match.group(1).decode("utf-8", "replace")).split())[:100] if match else ""
-    found = (f'titled "{title}"' if title else "untitled") + f", {size} bytes" + (f", Content-Type {content_type}" if content_type else "")
-    parsed = urllib.parse.urlparse(url)
-    github = (f" (on GitHub that is the 'raw' link: {url.replace('/blob/', '/raw/', 1)})"
-              if parsed.hostname in ("github.com", "www.github.com") and "/blob/" in parsed.path else "")
-    url_setting = setting.rsplit(".", 1)[0] + ".url"
-    if actual == expected:
-        checksum = (f" Its sha256 is the one in {setting}: that checksum was taken of this page, not of the data; "
-                    "take it again from the real file.")
-    else:
-        checksum = f" (Its sha256 {actual} is not the expected {expected} either.)"
-    return (
-        f"{url}: an HTML page came back, not the data file (a web page {found}). Servers send such a page with status 200 "
-        "for a login or access page, a file that is not there, or a web page about the file rather than the file itself. "
-        f"Expected the file's own bytes: open the URL in a browser, find the direct download link{github} and put it in "
-        f"{url_setting}.{checksum}"
-    )
-
-
-def _stream(url: str, out, *, timeout: float, progress_every: float) -> tuple[str, int, bytes, str]:
-    """Copy the body at `url` to the open file `out`; return its SHA-256, its size, its first
-    HEAD_BYTES bytes and the Content-Type the server gave. Errors name the URL."""
-    digest = hashlib.sha256()
-    received = 0
-    head = b""
-    content_type = ""
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": f"karman/{__version__}"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            content_type = response.headers.get("Content-Type") or ""
-            total = int(length) if length and length.isdigit() else None
-            log.info("downloading %s (%s)", url, f"{total / 1e6:.1f} MB" if total is not None else "size unknown")
-            start = last_report = time.perf_counter()
-            while chunk := response.read(CHUNK_BYTES):
-                out.write(chunk)
-                digest.update(chunk)
-                if len(head) < HEAD_BYTES:
-                    head += chunk[:HEAD_BYTES - len(head)]
-                received += len(chunk)
-                now = time.perf_counter()
-                if now - last_report > progress_every:
-                    rate = received / (now - start)
-                    left = f", {(total - received) / rate:.0f} s left" if total else ""
-                    log.info("%s: %.1f of %s MB, %.1f MB/s%s", url, received / 1e6,
-                             f"{total / 1e6:.1f}" if total else "?", rate / 1e6, left)
-                    last_report = now
-    except urllib.error.HTTPError as error:
-        raise DownloadError(f"{url}: HTTP error {error.code} ({error.reason}); expected HTTP 200 with the file. Check the URL.") from None
-    except urllib.error.URLError as error:
-        raise DownloadError(f"{url}: cannot connect ({error.reason}); expected to reach the server and download the file.") from None
-    except ValueError as error:  # not a URL urllib understands
-        raise DownloadError(f"{url}: not a valid URL ({error}); expected http://, https:// or file://") from None
-    except (HTTPException, OSError) as error:  # timeouts, resets, truncated bodies
-        raise DownloadError(f"{url}: the download failed after {received} bytes ({type(error).__name__}: {error}); expected the whole file. Try again.") from None
-    if total is not None and received != total:
-        raise DownloadError(f"{url}: the connection closed after {received} of {total} bytes; expected the whole file. Try again.")
-    return digest.hexdigest(), received, head, content_type
-
-
 # --- the course's pickled arrays, unpickled without running code -------------------------------
 #
 # A numpy pickle names numpy.dtype, _reconstruct, _frombuffer and scalar, and numpy trusts the
@@ -734,26 +580,34 @@ def to_flow_dataset(fields: VelocityFields, *, reynolds: float, url: str, sha256
     return flow_dataset(u, v, mask, times, x, y, attrs)
 
 
-def write_downloaded_flow(output: str | os.PathLike, *, reynolds: float, url: str, sha256: str, settings: dict | None = None) -> None:
+def write_downloaded_flow(output: str | os.PathLike, *, reynolds: float, url: str, sha256: str, size: int | None = None,
+                          settings: dict | None = None, deadline: float = 3600.0, max_bytes: int | None = None,
+                          bounds_hint: str = "") -> None:
     """The `flow` stage for `source: download`: download, verify, read, convert, write the store.
 
     `settings` are the `flow.download` settings other than `files` (format, geometry,
-    scales; missing keys take the course defaults). The file streams to a partial name
-    beside `output` (`karman.stores.partial_path`, so that the workflow's recovery sweep
-    removes it after a killed job) and is removed once read; the store is written whole or
-    not at all, so on any failure nothing appears at `output` and nothing is left beside it.
+    scales; missing keys take the course defaults); `size` is the file's size in bytes where
+    its entry gives one, else `max_bytes` caps it; `deadline` (seconds) bounds the download
+    and `bounds_hint` says how to raise the bounds (`karman.fetch.fetch`). The file streams
+    to a partial name beside `output` (`karman.stores.partial_path`, so that the workflow's
+    recovery sweep removes it after a killed job) and is removed once read; the store is
+    written whole or not at all, so on any failure nothing appears at `output` and nothing is
+    left beside it. The log and the store name the URL without its user info and query string
+    (`karman.fetch.public_url`).
     """
     settings = {key: value for key, value in {**DEFAULTS, **(settings or {})}.items() if key != "files"}
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(output.with_name(f"{output.name}.download"))
+    shown = public_url(url)
     try:
-        fetch(url, sha256, partial, setting=f"flow.download.files.{reynolds:g}.sha256")
-        log.info("reading %s as %s (%s)", url, settings["format"], FORMATS.get(settings["format"], "unknown format"))
-        fields = read_fields(partial, url, settings)
+        fetch(url, sha256, partial, size=size, max_bytes=max_bytes, deadline=deadline, bounds_hint=bounds_hint,
+              setting=f"flow.download.files.{reynolds:g}.sha256")
+        log.info("reading %s as %s (%s)", shown, settings["format"], FORMATS.get(settings["format"], "unknown format"))
+        fields = read_fields(partial, shown, settings)
     finally:
         partial.unlink(missing_ok=True)
-    dataset = to_flow_dataset(fields, reynolds=reynolds, url=url, sha256=str(sha256).strip().lower(), settings=settings)
+    dataset = to_flow_dataset(fields, reynolds=reynolds, url=shown, sha256=str(sha256).strip().lower(), settings=settings)
     interval = float(dataset.time[1] - dataset.time[0]) if dataset.sizes["time"] > 1 else math.nan
     log.info("Re=%g: %d frames %.4g D/U apart on a %d x %d grid; St = %.3f",
              reynolds, dataset.sizes["time"], interval, dataset.sizes["y"], dataset.sizes["x"], dataset.attrs["strouhal"])
