@@ -249,6 +249,34 @@ def test_a_killed_controller_leaves_no_job_that_writes_over_the_rerun(slurm, loc
     assert_same_bytes(workdir, local_run, *FLOWS, FIELDS)
 
 
+def test_a_second_run_in_the_same_folder_leaves_the_first_runs_jobs_alone(slurm, local_run, tmp_path):
+    """Two live runs with disjoint targets in one folder (Snakemake locks outputs, not folders):
+    the second one's start cancels nothing of the first, and both give the bytes of clean runs."""
+    workdir = tmp_path / "side-by-side"
+    write_config(workdir, CLUSTER_CONFIG)
+    # The first run's simulation is submitted held, so that it is surely in the queue while the second run starts.
+    first = start(on_slurm(workdir, FLOWS[0], "--set-resources", "simulate_flow:slurm_extra='--hold'"), slurm)
+    try:
+        def held():
+            assert first.poll() is None, first.communicate()[0][-3000:]
+            return [job for job in slurm_jobs(slurm, workdir) if job["state"] == "PENDING"]
+        (job,) = wait_for(held, 120, "the first run's simulation in the queue")
+        second = run_bounded(on_slurm(workdir, FLOWS[1]), slurm, 600)
+        assert scontrol(slurm, "release", job["id"]).returncode == 0
+    except BaseException:
+        stop(first)
+        raise
+    result = finish(first, 600)
+    assert second.returncode == 0, second.stdout[-5000:]
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert "karman: cancelled" not in second.stdout
+    live = re.search(r"^karman: 1 SLURM job of another live run in (.*) \(pid (\d+) on .*\) keep running: (\d+) ", second.stdout, re.MULTILINE)
+    assert live and live.group(1) == str(workdir) and int(live.group(2)) == first.pid and live.group(3) == job["id"], second.stdout[-5000:]
+    states = {entry["id"]: entry["state"] for entry in slurm_jobs(slurm, workdir)}
+    assert states[job["id"]] == "COMPLETED", states
+    assert_same_bytes(workdir, local_run, *FLOWS)
+
+
 def test_a_job_on_a_node_that_goes_down_is_requeued_and_the_run_completes(slurm, local_run, tmp_path):
     """The node set DOWN under a running simulation, then RESUMEd: SLURM requeues the job (the profile's
     slurm-requeue; this cluster, with JobRequeue=0, requeues nothing unasked) and Snakemake waits for it.

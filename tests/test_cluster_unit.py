@@ -6,40 +6,47 @@ snakemake-executor-plugin-slurm 2.8.0, SLURM 22.05, status from squeue); only th
 header lines, blank lines, Keras' model table and all but two training epochs are cut.
 """
 
+import json
+import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 
 from karman import cluster
-from karman.cluster import (SlurmJob, cancel_orphaned_jobs, orphaned_jobs, parse_squeue, report_time_limits,
-                            submitted_jobs, time_limit_messages)
+from karman.cluster import (SlurmJob, cancel_orphaned_jobs, controller_state, parse_squeue, record_slurm_run,
+                            report_time_limits, submitted_jobs, time_limit_messages, workflow_jobs)
 
-# `squeue --me --noheader --format='%i|%Z|%k'` with two jobs the plugin submitted from /tmp/exp2,
-# one from another working directory (with a space) and one that sbatch submitted by hand.
+# `squeue --me --noheader --format='%i|%Z|%k|%j'` with three jobs the plugin submitted from
+# /tmp/exp2 in two runs, one from another working directory (with a space) and one that sbatch
+# submitted by hand.
 SQUEUE = """\
-29|/tmp/exp2|rule_compute_vorticity
-30|/tmp/exp2|rule_simulate_flow_wildcards_00150
-31|/tmp/exp 2|rule_x
-28|/tmp/exp2|(null)
+29|/tmp/exp2|rule_compute_vorticity|killed-run
+30|/tmp/exp2|rule_simulate_flow_wildcards_00150|killed-run
+32|/tmp/exp2|rule_simulate_duffing_wildcards_curves|live-run
+31|/tmp/exp 2|rule_x|another
+28|/tmp/exp2|(null)|by-hand
 """
 
 
-def test_the_plugins_jobs_in_this_working_directory_are_the_orphans():
+def test_the_plugins_jobs_in_this_working_directory_are_found_with_their_run():
     jobs = parse_squeue(SQUEUE)
-    assert [job.job_id for job in jobs] == ["29", "30", "31", "28"]
-    assert jobs[2] == SlurmJob("31", "/tmp/exp 2", "rule_x")
-    assert [job.job_id for job in orphaned_jobs(jobs, "/tmp/exp2")] == ["29", "30"]
-    assert [job.job_id for job in orphaned_jobs(jobs, "/tmp/exp 2/")] == ["31"]
-    assert orphaned_jobs(jobs, "/tmp") == []
+    assert [job.job_id for job in jobs] == ["29", "30", "32", "31", "28"]
+    assert jobs[3] == SlurmJob("31", "/tmp/exp 2", "rule_x", "another")
+    assert [job.job_id for job in workflow_jobs(jobs, "/tmp/exp2")] == ["29", "30", "32"]
+    assert [job.job_id for job in workflow_jobs(jobs, "/tmp/exp 2/")] == ["31"]
+    assert workflow_jobs(jobs, "/tmp") == []
+    assert parse_squeue("7|/tmp/a|b|rule_x|run\n") == [SlurmJob("7", "/tmp/a|b", "rule_x", "run")]
 
 
 class FakeSlurm:
     """squeue and scancel as subprocess.run sees them: the jobs stay queued for `lingering` polls after scancel."""
 
-    def __init__(self, listing: str, lingering: int = 0, returncode: int = 0):
-        self.listing, self.lingering, self.returncode = listing, lingering, returncode
+    def __init__(self, listing: str, lingering: int = 0, returncode: int = 0, scancel_returncode: int = 0):
+        self.listing, self.lingering, self.returncode, self.scancel_returncode = listing, lingering, returncode, scancel_returncode
         self.commands: list[list[str]] = []
         self.cancelled: list[str] = []
 
@@ -47,21 +54,36 @@ class FakeSlurm:
         self.commands.append(command)
         if command[0] == "scancel":
             self.cancelled = command[1:]
-            return subprocess.CompletedProcess(command, 0, "", "")
+            return subprocess.CompletedProcess(command, self.scancel_returncode, "",
+                                               "scancel: error: Kill job error on job id 29: Access/permission denied"
+                                               if self.scancel_returncode else "")
         if any(argument == "--format=%i" for argument in command):
             if self.lingering:
                 self.lingering -= 1
                 return subprocess.CompletedProcess(command, 0, "\n".join(self.cancelled) + "\n", "")
-            return subprocess.CompletedProcess(command, 0, "28\n", "")
+            return subprocess.CompletedProcess(command, 0, "28\n32\n", "")
         return subprocess.CompletedProcess(command, self.returncode, self.listing if self.returncode == 0 else "",
                                            "squeue: error: ..." if self.returncode else "")
 
 
+def ended_process() -> tuple[int, float]:
+    """The pid and start time of a process that has ended."""
+    process = subprocess.Popen(["true"])
+    started = psutil.Process(process.pid).create_time()
+    process.wait()
+    return process.pid, started
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """A working directory from which the plugin has submitted jobs (it has their log folder); squeue installed."""
+    """A working directory from which the plugin has submitted jobs (it has their log folder); squeue
+    installed; the run `killed-run` was controlled by a process that has ended, `live-run` by this one."""
     monkeypatch.setattr(cluster.shutil, "which", lambda tool: f"/usr/bin/{tool}")
     (tmp_path / ".snakemake/slurm_logs").mkdir(parents=True)
+    record_slurm_run("SLURM run ID: live-run", tmp_path)
+    killed = record_slurm_run("SLURM run ID: killed-run", tmp_path)
+    pid, started = ended_process()
+    killed.write_text(json.dumps(json.loads(killed.read_text()) | {"pid": pid, "started": started}))
     return tmp_path
 
 
@@ -69,21 +91,66 @@ def listing(workdir: Path) -> str:
     return SQUEUE.replace("/tmp/exp2", str(workdir))
 
 
-def test_orphans_are_cancelled_and_waited_for_and_named_on_one_line(workdir, capsys):
+def test_the_logged_run_id_records_this_process_as_the_controller(tmp_path):
+    assert record_slurm_run("Building DAG of jobs...", tmp_path) is None
+    path = record_slurm_run("SLURM run ID: 5f1d3c1e-7a7e-4b0e-9a0e-2d8c5c0b7f11", tmp_path)
+    assert path == tmp_path / ".snakemake/karman/slurm-runs/5f1d3c1e-7a7e-4b0e-9a0e-2d8c5c0b7f11.json"
+    record = json.loads(path.read_text())
+    assert record["host"] == socket.gethostname() and record["pid"] == os.getpid()
+    assert controller_state(path.stem, tmp_path)[0] == "alive"
+
+
+def test_a_controller_is_gone_only_where_this_host_can_tell(tmp_path):
+    path = record_slurm_run("SLURM run ID: r1", tmp_path)
+    record = json.loads(path.read_text())
+    pid, started = ended_process()
+    path.write_text(json.dumps(record | {"pid": pid, "started": started}))
+    assert controller_state("r1", tmp_path) == ("gone", f"pid {pid} on {record['host']} has ended")
+    path.write_text(json.dumps(record | {"started": record["started"] - 100}))  # the pid now belongs to another process
+    assert controller_state("r1", tmp_path)[0] == "gone"
+    path.write_text(json.dumps(record | {"host": "login2"}))
+    assert controller_state("r1", tmp_path) == ("unknown", "its controller ran on login2, which this host cannot look into")
+    assert controller_state("never-recorded", tmp_path)[0] == "unknown"
+
+
+def test_only_the_jobs_of_a_gone_controller_are_cancelled_and_waited_for(workdir, capsys):
     slurm = FakeSlurm(listing(workdir), lingering=2)
     cancelled = cancel_orphaned_jobs(workdir, run=slurm)
     assert [job.job_id for job in cancelled] == ["29", "30"]
-    assert slurm.commands[0] == ["squeue", "--me", "--noheader", "--format=%i|%Z|%k"]
-    assert slurm.commands[1] == ["scancel", "29", "30"]
+    assert slurm.commands[0] == ["squeue", "--me", "--noheader", "--format=%i|%Z|%k|%j"]
+    assert slurm.commands[1] == ["scancel", "29", "30"]  # not 32, whose controller is alive
     assert len(slurm.commands) == 2 + 3  # polled until they had left the queue
-    assert capsys.readouterr().out == (f"karman: cancelled 2 SLURM jobs that an earlier, interrupted run left in {workdir}: "
-                                       "29 (rule_compute_vorticity), 30 (rule_simulate_flow_wildcards_00150)\n")
+    out = capsys.readouterr().out
+    assert (f"karman: 1 SLURM job of another live run in {workdir} (pid {os.getpid()} on {socket.gethostname()}) keep running: "
+            "32 (rule_simulate_duffing_wildcards_curves)\n") in out
+    assert out.endswith(f"karman: cancelled 2 SLURM jobs that an earlier, interrupted run left in {workdir}: "
+                        "29 (rule_compute_vorticity), 30 (rule_simulate_flow_wildcards_00150)\n")
+    # the gone run's record is removed once its jobs are; the live one's stays
+    assert sorted(path.stem for path in (workdir / ".snakemake/karman/slurm-runs").iterdir()) == ["live-run"]
 
 
-def test_the_wait_for_orphans_is_bounded_and_says_which_are_still_leaving(workdir, capsys):
+def test_jobs_of_a_controller_that_cannot_be_told_are_left_and_named(workdir, capsys):
+    (workdir / ".snakemake/karman/slurm-runs/killed-run.json").unlink()
+    slurm = FakeSlurm(listing(workdir))
+    assert cancel_orphaned_jobs(workdir, run=slurm) == []
+    assert not any(command[0] == "scancel" for command in slurm.commands)
+    out = capsys.readouterr().out
+    assert (f"karman: left 2 SLURM jobs of run killed-run in {workdir} running (no record of its controller (a run without "
+            "karman's profile?)): 29 (rule_compute_vorticity), 30 (rule_simulate_flow_wildcards_00150). If that run was killed, "
+            "they may write over this run's outputs: stop this run, `scancel --name killed-run`, and start it again") in out
+
+
+def test_a_failed_scancel_is_said_plainly(workdir, capsys):
+    cancel_orphaned_jobs(workdir, run=FakeSlurm(listing(workdir), scancel_returncode=1))
+    err = capsys.readouterr().err
+    assert err.startswith(f"karman: could not cancel 2 SLURM jobs that an earlier, interrupted run left in {workdir}: ")
+    assert "(scancel: scancel: error: Kill job error on job id 29: Access/permission denied)" in err and "`scancel 29 30`" in err
+
+
+def test_the_wait_for_orphans_is_bounded_and_says_which_are_still_there(workdir, capsys):
     slurm = FakeSlurm(listing(workdir), lingering=1000)
     cancel_orphaned_jobs(workdir, wait=1.2, run=slurm)
-    assert capsys.readouterr().out.rstrip().endswith("; still leaving the queue after 1.2 s: 29, 30")
+    assert capsys.readouterr().err.startswith("karman: 2 of them still in the queue after 1.2 s: 29, 30; they may still write")
 
 
 @pytest.mark.parametrize("case", ["no squeue", "never submitted from here", "squeue fails", "nothing of ours", "no lock"])

@@ -2,11 +2,18 @@
 
 - A controller that is killed (SIGKILL, a lost login session, an out-of-memory login node)
   leaves its SLURM jobs queued and running, and Snakemake does not cancel them when it is
-  started again: they would write over the new run's outputs. `cancel_orphaned_jobs` finds
-  this user's jobs that the plugin submitted from this working directory (it submits with
-  `-D <workdir>` and comments each job `rule_<name>...`) and cancels them. The Snakefile's
-  `onstart:` hook calls it: Snakemake runs that hook only for a real run, while it holds the
-  working directory's lock, before it submits any job, so every such job is an orphan.
+  started again: they would write over the new run's outputs. But a second run may also share
+  the working directory with a first one that is alive (Snakemake locks outputs, not folders:
+  a vortex-only and a Duffing-only run may run side by side), and its jobs must be left alone.
+  So each controller says who it is: the plugin names every job of a run with the run's ID
+  (sbatch --job-name) and logs "SLURM run ID: …" once; karman's logger plugin then writes
+  `.snakemake/karman/slurm-runs/<run ID>.json` (host, pid and start time of the controller,
+  `record_slurm_run`). `cancel_orphaned_jobs`, the Snakefile's `onstart:` hook (a real run,
+  under the lock of its outputs, before it submits any job), cancels the jobs this folder's
+  runs submitted whose controller is gone: on this host, and no process of that pid and start
+  time exists. Jobs of a live controller keep running; jobs whose controller is on another
+  host, or was never recorded (a run without karman's profile), are left and named, with the
+  command that cancels them.
 - A job that runs past its time limit ends in SLURM state TIMEOUT. The plugin names the state
   only for a job outside a group (and never the resource to raise); for a group job, such as
   the packed simulations, only SLURM's own line in the job's log says so. `time_limit_messages`
@@ -18,9 +25,11 @@ Both read text that SLURM and the plugin print; the tests hold text captured fro
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -28,38 +37,75 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# What the plugin's jobs look like in `squeue`: id | working directory | comment.
-SQUEUE_FORMAT = "%i|%Z|%k"
+import psutil
+
+# What the plugin's jobs look like in `squeue`: id | working directory | comment | name (the run ID).
+SQUEUE_FORMAT = "%i|%Z|%k|%j"
 SQUEUE_TIMEOUT = 30  # seconds: squeue retries a missing configuration for a minute
 # Where the plugin keeps its jobs' logs (its default --slurm-logdir): no such folder, no job
 # was ever submitted from here, and squeue is not asked (it can take seconds to fail where
 # SLURM is installed but not running).
 SLURM_LOGS = ".snakemake/slurm_logs"
+SLURM_RUNS = ".snakemake/karman/slurm-runs"  # <run ID>.json: the controller that submits that run's jobs
+RUN_ID_MESSAGE = re.compile(r"SLURM run ID: ([A-Za-z0-9_-]+)")  # what the plugin logs as it starts
 
 
 @dataclass(frozen=True)
 class SlurmJob:
-    """One line of `squeue -o '%i|%Z|%k'`."""
+    """One line of `squeue -o '%i|%Z|%k|%j'`."""
 
     job_id: str
     workdir: str
     comment: str
+    run_id: str = ""
 
 
 def parse_squeue(text: str) -> list[SlurmJob]:
-    """The jobs in `squeue --noheader --format='%i|%Z|%k'` output."""
+    """The jobs in `squeue --noheader --format='%i|%Z|%k|%j'` output."""
     jobs = []
     for line in text.splitlines():
-        parts = line.strip().split("|", 2)
-        if len(parts) == 3 and parts[0]:
-            jobs.append(SlurmJob(*parts))
+        parts = line.strip().split("|")
+        if len(parts) >= 4 and parts[0]:
+            # a working directory or comment may hold "|": the id is first, the run ID last
+            jobs.append(SlurmJob(parts[0], "|".join(parts[1:-2]), parts[-2], parts[-1]))
     return jobs
 
 
-def orphaned_jobs(jobs: Iterable[SlurmJob], workdir: str | os.PathLike) -> list[SlurmJob]:
+def workflow_jobs(jobs: Iterable[SlurmJob], workdir: str | os.PathLike) -> list[SlurmJob]:
     """The jobs that Snakemake's SLURM plugin submitted from `workdir`."""
     here = os.path.realpath(workdir)
     return [job for job in jobs if job.comment.startswith("rule_") and os.path.realpath(job.workdir) == here]
+
+
+def record_slurm_run(message: str, workdir: str | os.PathLike = ".") -> Path | None:
+    """Where a message is the plugin's "SLURM run ID: …", record this process as that run's
+    controller (host, pid, start time) in SLURM_RUNS; return the record's path."""
+    match = RUN_ID_MESSAGE.search(message)
+    if match is None:
+        return None
+    path = Path(workdir) / SLURM_RUNS / f"{match.group(1)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": psutil.Process().create_time()}))
+    os.replace(partial, path)
+    return path
+
+
+def controller_state(run_id: str, workdir: str | os.PathLike) -> tuple[str, str]:
+    """("alive" | "gone" | "unknown", in words) for the controller of the SLURM run `run_id`."""
+    path = Path(workdir) / SLURM_RUNS / f"{run_id}.json"
+    try:
+        record = json.loads(path.read_text())
+        host, pid, started = record["host"], int(record["pid"]), float(record["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown", "no record of its controller (a run without karman's profile?)"
+    if host != socket.gethostname():
+        return "unknown", f"its controller ran on {host}, which this host cannot look into"
+    try:
+        alive = abs(psutil.Process(pid).create_time() - started) < 1.0
+    except psutil.Error:
+        alive = False
+    return ("alive", f"pid {pid} on {host}") if alive else ("gone", f"pid {pid} on {host} has ended")
 
 
 def _squeue(run: Callable, *arguments: str) -> str | None:
@@ -71,37 +117,86 @@ def _squeue(run: Callable, *arguments: str) -> str | None:
     return result.stdout if result.returncode == 0 else None
 
 
+def _forget_ended_runs(workdir: Path, queued: Iterable[SlurmJob]) -> None:
+    """Remove the records of controllers that are gone and have no job left in the queue."""
+    busy = {job.run_id for job in queued}
+    for path in (workdir / SLURM_RUNS).glob("*.json") if (workdir / SLURM_RUNS).is_dir() else ():
+        if path.stem not in busy and controller_state(path.stem, workdir)[0] == "gone":
+            path.unlink(missing_ok=True)
+
+
+def _named(jobs: list[SlurmJob]) -> str:
+    return ", ".join(f"{job.job_id} ({job.comment})" for job in jobs)
+
+
 def cancel_orphaned_jobs(workdir: str | os.PathLike = ".", *, locked: bool = True, wait: float = 60.0,
                          run: Callable = subprocess.run) -> list[SlurmJob]:
     """Cancel the SLURM jobs that an earlier, killed run of the workflow left in `workdir`; return them.
 
-    Waits (at most `wait` seconds) until they have left the queue, so that none of them still
-    writes when the new run starts, and prints one line naming them. Does nothing where squeue
-    is not installed, where the plugin never submitted a job from `workdir` (no SLURM_LOGS
-    folder) or SLURM does not answer, and nothing without the working directory's lock
-    (`locked=False`, snakemake --nolock): another live run may own the jobs then.
+    Only jobs whose controller is gone are cancelled (`controller_state`); jobs of a live run
+    keep running, and jobs whose controller cannot be told are named with the command that
+    cancels them. Waits (at most `wait` seconds) until the cancelled jobs have left the queue,
+    so that none of them still writes when the new run starts, and says plainly if scancel
+    failed or some are still there. Does nothing where squeue is not installed, where the
+    plugin never submitted a job from `workdir` (no SLURM_LOGS folder) or SLURM does not
+    answer, and nothing without the working directory's lock (`locked=False`, snakemake --nolock).
     """
-    if not locked or shutil.which("squeue") is None or not (Path(workdir) / SLURM_LOGS).is_dir():
+    workdir = Path(workdir)
+    if not locked or shutil.which("squeue") is None or not (workdir / SLURM_LOGS).is_dir():
         return []
     listing = _squeue(run, f"--format={SQUEUE_FORMAT}")
-    orphans = orphaned_jobs(parse_squeue(listing or ""), workdir)
-    if not orphans:
+    if listing is None:
         return []
-    run(["scancel", *(job.job_id for job in orphans)], capture_output=True, text=True, timeout=SQUEUE_TIMEOUT)
-    ids = {job.job_id for job in orphans}
+    queued = parse_squeue(listing)
+    by_run: dict[str, list[SlurmJob]] = {}
+    for job in workflow_jobs(queued, workdir):
+        by_run.setdefault(job.run_id, []).append(job)
+    orphans = []
+    here = os.path.realpath(workdir)
+    for run_id, jobs in by_run.items():
+        state, said = controller_state(run_id, workdir)
+        if state == "gone":
+            orphans += jobs
+        elif state == "alive":
+            print(f"karman: {len(jobs)} SLURM job{'s' if len(jobs) > 1 else ''} of another live run in {here} "
+                  f"({said}) keep running: {_named(jobs)}", flush=True)
+        else:
+            print(f"karman: left {len(jobs)} SLURM job{'s' if len(jobs) > 1 else ''} of run {run_id} in {here} running ({said}): "
+                  f"{_named(jobs)}. If that run was killed, they may write over this run's outputs: stop this run, "
+                  f"`scancel --name {run_id}`, and start it again", flush=True)
+    left_the_queue = _cancel(orphans, here, wait, run) if orphans else True
+    _forget_ended_runs(workdir, [job for job in queued if job not in orphans] if left_the_queue else queued)
+    return orphans
+
+
+def _cancel(orphans: list[SlurmJob], here: str, wait: float, run: Callable) -> bool:
+    """scancel `orphans`, wait until they have left the queue, and print one line on what happened;
+    whether they all left it."""
+    ids = [job.job_id for job in orphans]
+    plural = "s" if len(orphans) > 1 else ""
+    try:
+        result = run(["scancel", *ids], capture_output=True, text=True, timeout=SQUEUE_TIMEOUT)
+        failure = "" if result.returncode == 0 else (result.stderr or "").strip() or f"exit status {result.returncode}"
+    except (OSError, subprocess.TimeoutExpired) as error:
+        failure = str(error)
+    if failure:
+        print(f"karman: could not cancel {len(orphans)} SLURM job{plural} that an earlier, interrupted run left in {here}: "
+              f"{_named(orphans)} (scancel: {failure}). They may write over this run's outputs: stop this run, "
+              f"`scancel {' '.join(ids)}`, and start it again", file=sys.stderr, flush=True)
+        return False
     deadline = time.monotonic() + wait
-    remaining = ids
+    remaining = set(ids)
     while remaining and time.monotonic() < deadline:
         time.sleep(0.5)
         listing = _squeue(run, "--format=%i")
-        remaining = ids & set(listing.split()) if listing is not None else remaining
-    names = ", ".join(f"{job.job_id} ({job.comment})" for job in orphans)
-    line = (f"karman: cancelled {len(orphans)} SLURM job{'s' if len(orphans) > 1 else ''} that an earlier, "
-            f"interrupted run left in {os.path.realpath(workdir)}: {names}")
+        remaining = remaining & set(listing.split()) if listing is not None else remaining
+    print(f"karman: cancelled {len(orphans)} SLURM job{plural} that an earlier, interrupted run left in {here}: {_named(orphans)}",
+          flush=True)
     if remaining:
-        line += f"; still leaving the queue after {wait:g} s: {', '.join(sorted(remaining))}"
-    print(line, flush=True)
-    return orphans
+        print(f"karman: {len(remaining)} of them still in the queue after {wait:g} s: {', '.join(sorted(remaining))}; they may "
+              "still write over this run's outputs: stop this run, wait until `squeue --me` no longer lists them, "
+              "and start it again", file=sys.stderr, flush=True)
+    return not remaining
 
 
 # ---------------------------------------------------------------------------------------------
