@@ -34,9 +34,8 @@ def random_frames_store(path: Path, shape: tuple[int, int], step_time: float) ->
     return open_store(path)["vorticity"]
 
 
-def rollout_frames_per_second(spec: dict, task, field: xr.DataArray, threads: int, repeats: int) -> float:
-    """Forecast frames per second of the forecaster `spec` (its config entry), fitted for one
-    epoch on `field`, over a rollout of the task's horizon from a history of random frames."""
+def fitted_forecaster(spec: dict, task, field: xr.DataArray, threads: int):
+    """The forecaster `spec` (its config entry) fitted for one epoch on `field`."""
     from karman.forecast.networks import build_forecaster, trainable
 
     quick = {**spec, **({"epochs": 1, "patience": 1} if "epochs" in spec else {})}
@@ -45,10 +44,46 @@ def rollout_frames_per_second(spec: dict, task, field: xr.DataArray, threads: in
     if trainable(forecaster):
         train_frames = {group: np.flatnonzero(groups == group) for group in TRAINING_GROUPS}
         forecaster.fit(field, groups, train_frames, task, seed=0, threads=threads, backend="tensorflow", gpu=False)
-    steps = forecaster.history or task.history
-    history = field.isel(sample=slice(0, steps)).values
+    return forecaster
+
+
+def rollout_frames_per_second(spec: dict, task, field: xr.DataArray, threads: int, repeats: int) -> float:
+    """Forecast frames per second of the forecaster `spec` (its config entry), fitted for one
+    epoch on `field`, over a rollout of the task's horizon from a history of random frames."""
+    forecaster = fitted_forecaster(spec, task, field, threads)
+    history = field.isel(sample=slice(0, forecaster.history or task.history)).values
     forecaster.rollout(history, 450.0, task.horizon)  # warm up: graph tracing, first allocation
     return task.horizon / median_seconds(lambda: forecaster.rollout(history, 450.0, task.horizon), repeats)
+
+
+def bench_forecast_batch(scratch: Path, repeats: int) -> None:
+    """The forecast stage's rollouts of config/sweep.yaml (one per Reynolds number: the unseen
+    ones and the future of the others) in one batch against one by one, side by side, for
+    every forecaster of the sweep, fitted for one epoch on random frames of its window."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from karman.forecast.windows import ForecastTask
+    from karman.settings import check_config
+    from karman.vortex.fields import window_shape
+    from karman.vortex.sweep import reynolds_values
+
+    threads = len(os.sched_getaffinity(0))
+    config = check_config(sweep_config(), REPO / "schemas/config.schema.yaml")
+    forecast = config["forecast"]
+    task = ForecastTask(**{key: forecast[key] for key in ("history", "stride", "horizon", "future_fraction")})
+    groups = reynolds_values(config["reynolds"])
+    shape = window_shape(config["flow"], config["fields"])
+    field = random_frames_store(scratch / f"forecast-batch-{shape[0]}x{shape[1]}.zarr", shape, 0.2)
+    for name, spec in forecast["models"].items():
+        forecaster = fitted_forecaster(spec, task, field, threads)
+        steps = forecaster.history or task.history
+        histories = np.stack([field.isel(sample=slice(k, k + steps)).values for k in range(len(groups))])
+        forecaster.rollout_batch(histories, groups, 2)  # warm up: graph tracing for both batch sizes
+        forecaster.rollout(histories[0], groups[0], 2)
+        one_by_one = median_seconds(lambda: [forecaster.rollout(h, g, task.horizon) for h, g in zip(histories, groups)], repeats)
+        batched = median_seconds(lambda: forecaster.rollout_batch(histories, groups, task.horizon), repeats)
+        print(f"forecast-batch-{name} (config/sweep.yaml): {one_by_one / batched:.1f}x faster in one batch "
+              f"({len(groups)} rollouts of {task.horizon} steps on {shape[1]}x{shape[0]}: {batched:.2f} s against "
+              f"{one_by_one:.2f} s one by one; {threads} threads)")
 
 
 def bench_forecast_speed(scratch: Path, repeats: int) -> None:

@@ -35,6 +35,7 @@ BENCHMARKS = {
     "learning-reynolds": train.bench_learning_reynolds,
     "sweep": train.bench_sweep,
     "forecast-speed": forecast.bench_forecast_speed,
+    "forecast-batch": forecast.bench_forecast_batch,
     "duffing-throughput": duffing.bench_duffing_throughput,
     "duffing-learning": duffing.bench_duffing_learning,
 }

@@ -268,3 +268,22 @@ def test_build_forecaster_dispatches_on_type():
 def test_build_forecaster_refuses_what_it_cannot_build(spec, kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_forecaster(spec, TASK, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["ridge", "mlp", "cnn", "persistence", "dmd"])
+def test_a_batch_of_rollouts_equals_the_rollouts_one_by_one(wake, unet, kind):
+    """The forecast stage rolls every test out in one batch (one call per step); each rollout is the one it gives alone."""
+    if kind == "cnn":
+        forecaster = unet[0]
+    else:
+        forecaster = build_forecaster({"type": kind, **({"epochs": 2} if kind == "mlp" else {})}, TASK)
+        if trainable(forecaster):
+            forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    history = forecaster.history or TASK.history
+    starts = [0, 17, 40]
+    histories = np.stack([wake["values"][start:start + history] for start in starts])
+    groups = [300.0, 600.0, 900.0]
+    batch = forecaster.rollout_batch(histories, groups, 6)
+    assert batch.shape == (3, 6, *SHAPE) and batch.dtype == np.float32
+    for one, group, rollout in zip(histories, groups, batch):
+        np.testing.assert_allclose(rollout, forecaster.rollout(one, group, 6), rtol=1e-5, atol=1e-5, equal_nan=True)

@@ -21,6 +21,9 @@ class Persistence:
     def rollout(self, history: np.ndarray, group: float, steps: int) -> np.ndarray:
         return np.repeat(np.asarray(history[-1:], dtype=np.float32), steps, axis=0)
 
+    def rollout_batch(self, histories: np.ndarray, groups, steps: int) -> np.ndarray:
+        return np.repeat(np.asarray(histories[:, -1:], dtype=np.float32), steps, axis=1)
+
 
 @dataclass(frozen=True)
 class DMD:
@@ -87,3 +90,7 @@ class DMD:
         powers = eigenvalues[np.newaxis, :] ** np.arange(1, steps + 1)[:, np.newaxis]  # (steps, r)
         forecast[:, cells] = ((powers * amplitudes) @ modes.T).real
         return forecast
+
+    def rollout_batch(self, histories: np.ndarray, groups, steps: int) -> np.ndarray:
+        """Each history's own DMD (batch, steps, y, x): nothing is shared between them."""
+        return np.stack([self.rollout(history, group, steps) for history, group in zip(histories, groups)])

@@ -200,21 +200,27 @@ class Learned:
     def standard_group(self, group) -> np.ndarray:
         return ((np.asarray(group, dtype=np.float64) - self.group_mean) / self.group_std).astype(np.float32)
 
-    def history_frames(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The last `inputs` history frames standardised (NaN as 0) and the cells NaN in any of them."""
+    def history_frames(self, histories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of each history (batch, frames, y, x): the last `inputs` frames standardised (NaN as 0),
+        and the cells NaN in any of them (batch, y, x)."""
         if not hasattr(self, "inputs"):
             raise RuntimeError(f"the {self.kind} forecaster is not fitted: call fit (or load_forecaster) first")
-        history = np.asarray(history, dtype=np.float32)
-        if history.ndim != 3 or len(history) < self.inputs or history.shape[1:] != self.shape:
+        histories = np.asarray(histories, dtype=np.float32)
+        if histories.ndim != 4 or histories.shape[1] < self.inputs or histories.shape[2:] != self.shape:
             raise ValueError(f"the {self.kind} forecaster reads {self.inputs} frames of {self.shape}, "
-                             f"got a history of shape {history.shape}")
-        frames = history[-self.inputs:]
-        return self.standardise(frames), ~np.all(np.isfinite(frames), axis=0)
+                             f"got a history of shape {histories.shape[1:]}")
+        frames = histories[:, -self.inputs:]
+        return self.standardise(frames), ~np.all(np.isfinite(frames), axis=1)
 
     def in_units(self, standardised: np.ndarray, nan_cells: np.ndarray) -> np.ndarray:
+        """Standardised rollouts (batch, steps, y, x) in the field's units, NaN where their history was."""
         frames = (np.asarray(standardised, dtype=np.float64) * self.std + self.mean).astype(np.float32)
-        frames[:, nan_cells] = np.nan
+        frames[np.broadcast_to(nan_cells[:, np.newaxis], frames.shape)] = np.nan
         return frames
+
+    def rollout(self, history: np.ndarray, group: float, steps: int) -> np.ndarray:
+        """One rollout (steps, y, x) from one history (frames, y, x): `rollout_batch` of one."""
+        return self.rollout_batch(np.asarray(history)[np.newaxis], [group], steps)[0]
 
     def fitted_state(self) -> dict:
         return {"type": self.kind, "settings": asdict(self), "inputs": self.inputs, "shape": list(self.shape), "mean": self.mean,
@@ -260,6 +266,14 @@ class POD:
 
     def frames_of(self, coefficients: np.ndarray) -> np.ndarray:
         return ((coefficients * self.scale) @ self.modes + self.mean_frame).reshape(len(coefficients), *self.shape)
+
+    def batch_coefficients(self, frames: np.ndarray) -> np.ndarray:
+        """Standardised frames (batch, n, y, x) → coefficients (batch, n, rank)."""
+        return self.coefficients(frames.reshape(-1, *frames.shape[2:])).reshape(*frames.shape[:2], len(self.modes))
+
+    def batch_frames_of(self, coefficients: np.ndarray) -> np.ndarray:
+        """Coefficients (batch, n, rank) → standardised frames (batch, n, y, x)."""
+        return self.frames_of(coefficients.reshape(-1, coefficients.shape[-1])).reshape(*coefficients.shape[:2], *self.shape)
 
     def pod_arrays(self) -> dict[str, np.ndarray]:
         return {"mean_frame": self.mean_frame, "modes": self.modes, "scale": self.scale}
@@ -335,14 +349,15 @@ class PODRidge(Learned, POD):
         return {"type": self.kind, "seconds": seconds, "epochs": None, "loss": loss, "device": "CPU (numpy)", "rank": len(self.modes),
                 "energy": energy, "training_windows": len(windows), "validation_windows": 0, "frames_mb": frames.nbytes / 2**20}
 
-    def rollout(self, history: np.ndarray, group: float, steps: int) -> np.ndarray:
-        frames, nan_cells = self.history_frames(history)
-        state = list(self.coefficients(frames))
-        group_value = self.standard_group([group])
+    def rollout_batch(self, histories: np.ndarray, groups, steps: int) -> np.ndarray:
+        """Every rollout (batch, steps, y, x) at once: one matrix product per step for the whole batch."""
+        frames, nan_cells = self.history_frames(histories)
+        state = self.batch_coefficients(frames)  # (batch, inputs, rank)
+        group_value = self.standard_group(groups)
         for _ in range(steps):
-            features = ridge_features(np.asarray(state[-self.inputs:])[np.newaxis], group_value)
-            state.append(state[-1] + (features @ self.weights + self.intercept)[0])
-        return self.in_units(self.frames_of(np.asarray(state[self.inputs:]).reshape(steps, len(self.modes))), nan_cells)
+            features = ridge_features(state[:, -self.inputs:], group_value)
+            state = np.concatenate([state, (state[:, -1] + features @ self.weights + self.intercept)[:, np.newaxis]], axis=1)
+        return self.in_units(self.batch_frames_of(state[:, self.inputs:]), nan_cells)
 
     def save_fitted(self, directory: Path) -> None:
         np.savez(directory / "pod.npz", **self.pod_arrays(), weights=self.weights, intercept=self.intercept)
@@ -499,15 +514,17 @@ class PODMLP(KerasSettings, KerasLearned, POD):
         return {**self.train(keras, self.model, "mse", training, validating, backend=backend, started=started, log_every=log_every),
                 "rank": len(self.modes), "energy": energy}
 
-    def rollout(self, history: np.ndarray, group: float, steps: int) -> np.ndarray:
-        frames, nan_cells = self.history_frames(history)
-        state = list(self.coefficients(frames))
-        group_value = self.standard_group([group])
+    def rollout_batch(self, histories: np.ndarray, groups, steps: int) -> np.ndarray:
+        """Every rollout (batch, steps, y, x) at once: one compiled Keras call per step for the whole batch."""
+        frames, nan_cells = self.history_frames(histories)
+        state = self.batch_coefficients(frames)  # (batch, inputs, rank)
+        group_value = self.standard_group(groups)[:, np.newaxis]
         for _ in range(steps):
-            features = np.concatenate([np.ravel(state[-self.inputs:]), group_value])[np.newaxis].astype(np.float32)
-            standardised = np.asarray(self.model.predict_on_batch(features))[0].astype(np.float64)
-            state.append(state[-1] + (self.increment_mean + self.increment_scale * standardised) / self.scale)
-        return self.in_units(self.frames_of(np.asarray(state[self.inputs:]).reshape(steps, len(self.modes))), nan_cells)
+            features = np.concatenate([state[:, -self.inputs:].reshape(len(state), -1), group_value], axis=1).astype(np.float32)
+            standardised = np.asarray(self.model.predict_on_batch(features)).astype(np.float64)
+            following = state[:, -1] + (self.increment_mean + self.increment_scale * standardised) / self.scale
+            state = np.concatenate([state, following[:, np.newaxis]], axis=1)
+        return self.in_units(self.batch_frames_of(state[:, self.inputs:]), nan_cells)
 
     def save_fitted(self, directory: Path) -> None:
         np.savez(directory / "pod.npz", **self.pod_arrays(), increment_mean=self.increment_mean,
@@ -644,17 +661,18 @@ class UNetForecaster(KerasSettings, KerasLearned):
                              started=started, log_every=log_every)
         return {**metrics, "frames_mb": frames.nbytes / 2**20}
 
-    def rollout(self, history: np.ndarray, group: float, steps: int) -> np.ndarray:
-        # predict_on_batch runs Keras' compiled predict function: a step costs a tenth of an eager call.
-        frames, nan_cells = self.history_frames(history)
-        current = np.moveaxis(frames, 0, -1)[np.newaxis]  # (1, y, x, history)
-        group_value = self.standard_group([[group]])
-        predicted = np.empty((steps, *self.shape), dtype=np.float32)
+    def rollout_batch(self, histories: np.ndarray, groups, steps: int) -> np.ndarray:
+        """Every rollout (batch, steps, y, x) at once: one call of Keras' compiled predict function
+        per step for the whole batch (a step costs a tenth of an eager call, and far less per rollout)."""
+        frames, nan_cells = self.history_frames(histories)
+        current = np.moveaxis(frames, 1, -1)  # (batch, y, x, history)
+        group_value = self.standard_group(groups)[:, np.newaxis]
+        predicted = np.empty((len(current), steps, *self.shape), dtype=np.float32)
         for step in range(steps):
             increment = np.asarray(self.model.predict_on_batch({"frames": current, "group": group_value}))
             following = current[..., -1] + increment[..., 0]
-            following[:, nan_cells] = 0.0
-            predicted[step] = following[0]
+            following[nan_cells] = 0.0
+            predicted[:, step] = following
             current = np.concatenate([current[..., 1:], following[..., np.newaxis]], axis=-1)
         return self.in_units(predicted, nan_cells)
 

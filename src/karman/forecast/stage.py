@@ -56,12 +56,24 @@ def scores(truth: np.ndarray, prediction: np.ndarray, one_step: np.ndarray, time
     }
 
 
-def one_step_predictions(forecaster, frames: np.ndarray, rollout: Rollout, positions: dict[int, int], group: float) -> np.ndarray:
-    """Each target predicted from the true frames before it (teacher forcing): the one-step error."""
-    history = len(rollout.history)
-    series = np.concatenate([rollout.history, rollout.targets])
-    return np.concatenate([forecaster.rollout(frames[[positions[i] for i in series[k:k + history]]], group, 1)
-                           for k in range(len(rollout.targets))])
+ONE_STEP_BYTES = 256 * 2**20  # the teacher-forced histories gathered at once, at most
+
+
+def one_step_predictions(forecaster, frames: np.ndarray, rollouts: list[Rollout], positions: dict[int, int]) -> list[np.ndarray]:
+    """Each rollout's targets predicted from the true frames before them (teacher forcing: the
+    one-step error), in batches of histories that hold at most ONE_STEP_BYTES."""
+    windows = [(r, k) for r, rollout in enumerate(rollouts) for k in range(len(rollout.targets))]
+    history = len(rollouts[0].history)
+    per_batch = max(1, ONE_STEP_BYTES // (history * frames[0].nbytes))
+    predicted = []
+    for start in range(0, len(windows), per_batch):
+        chosen = windows[start:start + per_batch]
+        series = [np.concatenate([rollouts[r].history, rollouts[r].targets])[k:k + history] for r, k in chosen]
+        histories = np.stack([frames[[positions[i] for i in window]] for window in series])
+        predicted.append(forecaster.rollout_batch(histories, [rollouts[r].group for r, _ in chosen], 1)[:, 0])
+    predicted = np.concatenate(predicted)
+    bounds = np.cumsum([0] + [len(rollout.targets) for rollout in rollouts])
+    return [predicted[bounds[r]:bounds[r + 1]] for r in range(len(rollouts))]
 
 
 def run_forecast(samples_path: str | os.PathLike, rollout_path: str | os.PathLike, metrics_json: str | os.PathLike,
@@ -85,18 +97,18 @@ def run_forecast(samples_path: str | os.PathLike, rollout_path: str | os.PathLik
     frames = field.isel(sample=needed).values.astype(np.float32)  # the test frames only: horizon + history per group
     positions = {int(sample): k for k, sample in enumerate(needed)}
     cell = metrics.nearest_cell(store["y"].values, store["x"].values, (probe["y"], probe["x"]))
-    predictions, per_group, rows, rollout_seconds = [], [], [], 0.0
-    for rollout in rollouts:
-        history = frames[[positions[i] for i in rollout.history]]
-        started = time.perf_counter()
-        prediction = forecaster.rollout(history, rollout.group, task.horizon)
-        rollout_seconds += time.perf_counter() - started
+    # Every test's rollout in one batch: one call of the forecaster per step for all of them.
+    histories = np.stack([frames[[positions[i] for i in rollout.history]] for rollout in rollouts])
+    started = time.perf_counter()
+    predictions = list(forecaster.rollout_batch(histories, [rollout.group for rollout in rollouts], task.horizon))
+    rollout_seconds = time.perf_counter() - started
+    one_steps = one_step_predictions(forecaster, frames, rollouts, positions)
+    per_group, rows = [], []
+    for rollout, prediction, one_step in zip(rollouts, predictions, one_steps):
         truth = frames[[positions[i] for i in rollout.targets]]
-        one_step = one_step_predictions(forecaster, frames, rollout, positions, rollout.group)
         score = scores(truth, prediction, one_step, times[rollout.targets], cell)
         per_group.append({"test": rollout.test, grouping: rollout.group, **score})
         rows += metrics.errors_per_lead(truth, prediction, model=name, test=rollout.test, **{grouping: rollout.group})
-        predictions.append(prediction)
         log.info("%s: %s %s = %g: VRMSE at lead 1 %.3g, valid time (correlation 0.9) %d steps", name, rollout.test, grouping,
                  rollout.group, score["vrmse_at_lead"]["1"], score["valid_time"]["0.9"]["steps"])
     dt = float(np.median([np.diff(times[r.targets]).mean() for r in rollouts]))
