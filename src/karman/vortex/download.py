@@ -3,7 +3,8 @@
 One file per Reynolds number is downloaded (HTTP(S), or file:// for a local copy) under a
 partial name beside its store (`results/flow/.re00300.zarr.download.partial-…`, see
 `karman.stores.partial_path`: the workflow's recovery sweep removes it if the job is
-killed), its SHA-256 is checked while it streams in, it is read according to
+killed) by `karman.fetch` (checksummed while it streams in, bounded in size and time, its
+URL's secrets kept out of logs and outputs), it is read according to
 `flow.download.format`, checked, and converted to the flow store contract
 (docs/data-format.md): u, v (time, y, x) float32 in units of the inflow speed U, NaN
 inside the cylinder, x and y in cylinder diameters from the cylinder centre, time in D/U.
