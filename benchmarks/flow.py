@@ -166,9 +166,9 @@ def bench_flow_sweep_convergence(scratch: Path, repeats: int) -> None:
     """St and mean c_D of config/sweep.yaml's set-up against its variations (resolution, inlet
     distance, Mach number, the course's domain) at the ends and middle of the sweep, against the
     2D references of karman.vortex.physics."""
+    from karman.signal import dominant_frequency
     from karman.vortex.physics import drag_reference, strouhal_reference
     from karman.vortex.simulation import run
-    from karman.vortex.store import strouhal_number
 
     configure_threads(len(os.sched_getaffinity(0)))
     for reynolds in (100, 1000, 1200):
@@ -177,7 +177,7 @@ def bench_flow_sweep_convergence(scratch: Path, repeats: int) -> None:
             started = time.perf_counter()
             sim, samples = run(params, fields=False)
             seconds = time.perf_counter() - started
-            strouhal = strouhal_number(samples.lift, samples.times(params))
+            strouhal = dominant_frequency(samples.lift, samples.times(params))
             drag = float(samples.drag.mean())
             print(f"flow-sweep-convergence Re={reynolds} {variant}: St {strouhal:.4f} ({strouhal / strouhal_reference(reynolds) - 1:+.1%} "
                   f"against the 2D fit), mean c_D {drag:.3f} ({drag / drag_reference(reynolds) - 1:+.1%}); grid {params.nx}x{params.ny}, "

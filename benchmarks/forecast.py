@@ -36,7 +36,7 @@ def random_frames_store(path: Path, shape: tuple[int, int], step_time: float) ->
 
 def fitted_forecaster(spec: dict, task, field: xr.DataArray, threads: int):
     """The forecaster `spec` (its config entry) fitted for one epoch on `field`."""
-    from karman.forecast.networks import build_forecaster, trainable
+    from karman.forecast.forecasters import build_forecaster, trainable
 
     quick = {**spec, **({"epochs": 1, "patience": 1} if "epochs" in spec else {})}
     forecaster = build_forecaster(quick, task)
@@ -153,7 +153,8 @@ def forecast_summary(workdir: Path) -> list[str]:
             deviations = [d for d in map(strouhal_deviation, rollouts) if d is not None]
             largest = f"{100 * max(deviations):.1f} % ({len(deviations)} of {len(rollouts)} with a St)" if deviations else "—"
             ratio = mean_vrmse_10(rollouts) / mean_vrmse_10(persistence) if persistence else float("nan")
-            training = result.get("fit", {}).get("seconds")
+            timings = workdir / "results/forecast" / name / "timings.json"
+            training = json.loads(timings.read_text())["fit_seconds"] if timings.is_file() else None
             lines.append(f"| {name} | {test} | {min(periods):.2f} | {np.mean(periods):.2f} | {largest} | {ratio:.2f} | "
                          f"{'—' if training is None else f'{training:.0f}'} |")
     return lines

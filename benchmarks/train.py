@@ -39,9 +39,10 @@ def bench_train_streaming(scratch: Path, repeats: int) -> None:
     chunk cache, so the difference is the feeding alone. Time per epoch after the first.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from karman.keras_fit import configure_keras
     from karman.loader import SnapshotBatches, keras_fit_data
     from karman.stores import open_store
-    from karman.train import PREDICT_BATCH, build_keras_model, configure_keras
+    from karman.train import PREDICT_BATCH, build_keras_model
 
     keras = configure_keras("tensorflow", seed=0, threads=2, gpu=False)
     path = synthetic_vorticity_store(scratch / "train-vorticity.zarr", 1600)

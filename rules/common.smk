@@ -154,6 +154,7 @@ def vortex_report_inputs(wildcards=None):
         "vortex_models": all_model_files(),
         "vortex_comparison": comparison_model_dirs(),
         "vortex_forecasts": expand("results/forecast/{forecaster}/metrics.json", forecaster=FORECASTERS),
+        "vortex_forecast_timings": expand("results/forecast/{forecaster}/timings.json", forecaster=FORECASTERS),
         **(
             {
                 "vortex_forecast_errors": "results/report/figures/forecast_errors.png",

@@ -10,6 +10,7 @@ rule forecast_vorticity:
         rollout=directory("results/forecast/{forecaster}/rollout.zarr"),
         metrics="results/forecast/{forecaster}/metrics.json",
         errors="results/forecast/{forecaster}/errors.csv",
+        timings="results/forecast/{forecaster}/timings.json",
     log:
         "logs/forecast_vorticity/{forecaster}.log",
     benchmark:

@@ -9,6 +9,7 @@ run_forecast(
     snakemake.output.rollout,
     snakemake.output.metrics,
     snakemake.output.errors,
+    snakemake.output.timings,
     name=snakemake.wildcards.forecaster,
     spec=json.loads(snakemake.params.spec),
     task=json.loads(snakemake.params.task),

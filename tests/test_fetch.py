@@ -3,7 +3,6 @@
 Every server here is a local HTTP server on 127.0.0.1 that misbehaves on purpose.
 """
 
-import functools
 import hashlib
 import http.server
 import logging

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from karman.keras_fit import configure_keras, gpu_devices
 from karman.split import assign
 from karman.stores import write_store
-from karman.train import configure_keras, gpu_devices, load_ridge, train_model
+from karman.train import load_ridge, train_model
 
 KERAS_DEFAULTS = dict(activation="relu", dropout=0.0, standardise="global", optimizer="adam", learning_rate=3e-3, batch_size=16, epochs=40, patience=10, seed=0)
 SPECS = {
@@ -102,9 +103,10 @@ def test_same_seed_gives_the_same_metrics(dataset, tmp_path):
 def streamed_and_in_memory_losses(root, backend: str) -> tuple[dict, dict]:
     """Losses of `fit` on the streamed input, and of the same model given each epoch's
     batches of order e from memory, epoch by epoch."""
+    from karman.keras_fit import configure_keras
     from karman.loader import SnapshotBatches, keras_fit_data
     from karman.stores import open_store
-    from karman.train import build_keras_model, configure_keras
+    from karman.train import build_keras_model
 
     keras = configure_keras(backend, seed=0, threads=1, gpu=False)
     field = open_store(root / "vorticity.zarr")["vorticity"]

@@ -89,7 +89,7 @@ class SnapshotBatches:
         self.order = self.epoch_order()
 
 
-def epochs(batches: SnapshotBatches):
+def epochs(batches):
     """Every batch of every epoch, one epoch after another, without end."""
     while True:
         for index in range(len(batches)):
@@ -97,8 +97,9 @@ def epochs(batches: SnapshotBatches):
         batches.next_epoch()
 
 
-def keras_fit_data(keras, training: SnapshotBatches, validating: SnapshotBatches | None = None) -> dict:
-    """The data arguments of Keras `fit` for `training` and, if given, `validating` batches."""
+def keras_fit_data(keras, training, validating=None) -> dict:
+    """The data arguments of Keras `fit` for `training` and, if given, `validating` batches: any
+    batches with len, indexing (inputs: an array or a dict of arrays, targets) and `next_epoch`."""
     # shuffle=False: the batches shuffle themselves chunk-aware; Keras's batch-order
     # shuffling would make every batch read different Zarr chunks.
     data = {"x": keras_dataset(keras, training), "steps_per_epoch": len(training), "shuffle": False}
@@ -107,7 +108,7 @@ def keras_fit_data(keras, training: SnapshotBatches, validating: SnapshotBatches
     return data
 
 
-def keras_dataset(keras, batches: SnapshotBatches):
+def keras_dataset(keras, batches):
     """The endless `epochs(batches)` as Keras input (Keras must already be imported).
 
     `fit` needs `steps_per_epoch=len(batches)`, as `keras_fit_data` gives. Each iterator
@@ -117,7 +118,9 @@ def keras_dataset(keras, batches: SnapshotBatches):
     not by an epoch-end hook (Keras calls a PyDataset's `on_epoch_end` once more when `fit`
     starts, which put every epoch one order ahead).
     """
-    return endless_keras_input(keras, lambda: epochs(batches), batches.sample_shape, batches.targets.shape[1:])
+    inputs, targets = batches[0]
+    shapes = {name: np.shape(value)[1:] for name, value in inputs.items()} if isinstance(inputs, dict) else np.shape(inputs)[1:]
+    return endless_keras_input(keras, lambda: epochs(batches), shapes, np.shape(targets)[1:])
 
 
 def endless_keras_input(keras, stream, input_shape, target_shape):

@@ -37,11 +37,11 @@ def data_uri(path: str | os.PathLike) -> str:
     return f"data:image/{kind};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def read_metrics(model_dirs: dict[str, str | os.PathLike]) -> dict[str, dict | None]:
-    """metrics.json of each model, or None for a model that has none (failed or not run)."""
+def read_metrics(model_dirs: dict[str, str | os.PathLike], file: str = "metrics.json") -> dict[str, dict | None]:
+    """`file` (metrics.json) of each model's folder, or None for a model that has none (failed or not run)."""
     found = {}
     for name, directory in model_dirs.items():
-        path = Path(directory) / "metrics.json"
+        path = Path(directory) / file
         found[name] = json.loads(path.read_text()) if path.is_file() else None
     return found
 

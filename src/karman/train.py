@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
-import time
 from pathlib import Path
 
 import dask
@@ -28,13 +26,13 @@ import pandas as pd
 import xarray as xr
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from karman.loader import SnapshotBatches, keras_fit_data
+from karman.keras_fit import configure_keras, device_name, fit_with_early_stopping
+from karman.loader import SnapshotBatches
 from karman.stores import declaration, open_store
 
 log = logging.getLogger(__name__)
 
 KERAS_MODELS = ("mlp", "cnn")
-OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
 PREDICT_BATCH = 256
 
 
@@ -106,53 +104,6 @@ def evaluate(true: pd.DataFrame, predicted: pd.DataFrame, splits: np.ndarray, gr
     }
 
 
-# What a Keras backend needs to find an NVIDIA GPU, as karman installs it.
-GPU_HINTS = {
-    "tensorflow": "karman installs TensorFlow's CPU build; for a GPU set training.backend: jax and install karman's gpu extra "
-                  "(uv sync --extra gpu).",
-    "jax": "JAX finds CUDA through karman's gpu extra (uv sync --extra gpu) on a machine with an NVIDIA GPU.",
-}
-
-
-def configure_keras(backend: str, seed: int, threads: int, gpu: bool):
-    """Select the Keras backend (before Keras is imported), make runs repeatable, log the device."""
-    if "keras" in sys.modules and os.environ.get("KERAS_BACKEND") != backend:
-        raise RuntimeError(f"Keras was already imported with backend {os.environ.get('KERAS_BACKEND')!r}; cannot switch to {backend!r}")
-    os.environ["KERAS_BACKEND"] = backend
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # TensorFlow already initialised in this process
-            log.debug("TensorFlow already initialised; thread settings unchanged")
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(seed)
-    gpus = gpu_devices(backend)
-    log.info("Keras %s, backend %s, device: %s", keras.__version__, keras.backend.backend(), f"GPU {gpus}" if gpus else "CPU")
-    if gpu and not gpus:
-        log.warning("training.gpu is true, but Keras (%s) finds no GPU: training on the CPU. %s", backend, GPU_HINTS.get(backend, ""))
-    return keras
-
-
-def gpu_devices(backend: str) -> list[str]:
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return [device.name for device in tf.config.list_physical_devices("GPU")]
-    if backend == "jax":
-        import jax
-
-        return [str(device) for device in jax.devices() if device.platform == "gpu"]
-    import torch
-
-    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-
-
 def build_keras_model(keras, spec: dict, input_shape: tuple[int, ...], input_mean: np.ndarray, input_variance: np.ndarray,
                       target_mean, target_std, output_name: str = "reynolds"):
     """MLP or CNN between a fixed input standardisation and an output layer scaled to the targets.
@@ -192,7 +143,7 @@ def build_keras_model(keras, spec: dict, input_shape: tuple[int, ...], input_mea
 
 
 def fit_keras(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.ndarray, model_dir: Path, *, backend: str, threads: int,
-              gpu: bool, shuffle_mb: float, output_name: str = "reynolds") -> np.ndarray:
+              gpu: bool, shuffle_mb: float, output_name: str = "reynolds", log_every: float = 10.0) -> np.ndarray:
     """Fit an MLP or CNN on the `train` samples of `field` (early stopping on `val`).
 
     `targets` is (samples,) or (samples, targets); returns the predictions of every sample
@@ -219,24 +170,10 @@ def fit_keras(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.n
     # The loss is the MSE of the standardised targets, so that every target weighs the same
     # whatever its units (ε spans 0.15, ω0 spans 2); the saved model scales back to units.
     standardised = keras.Model(model.inputs, model.get_layer(output_name).input, name=f"{spec['type']}_standardised")
-    optimizer = getattr(keras.optimizers, OPTIMIZERS[spec["optimizer"]])(learning_rate=spec["learning_rate"])
-    standardised.compile(optimizer=optimizer, loss="mse")
-
-    class LogProgress(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self.started
-            losses = ", ".join(f"{k}={v:.4g}" for k, v in (logs or {}).items())
-            log.info("epoch %d/%d: %s (%.1f s/epoch, at most %.0f s left)", epoch + 1, spec["epochs"], losses, seconds,
-                     seconds * (spec["epochs"] - epoch - 1))
-
-    callbacks = [LogProgress(), keras.callbacks.CSVLogger(os.fspath(model_dir / "history.csv"))]
     validating = batches(val, shuffle=False, batch_size=PREDICT_BATCH) if len(val) else None
-    if validating is not None and spec["patience"] < spec["epochs"]:  # else no early stopping: the last epoch's weights are kept
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec["patience"], restore_best_weights=True))
-    standardised.fit(**keras_fit_data(keras, training, validating), epochs=spec["epochs"], verbose=0, callbacks=callbacks)
+    fit_with_early_stopping(keras, standardised, "mse", training, validating, label=spec["type"], epochs=spec["epochs"],
+                            patience=spec["patience"], optimizer_name=spec["optimizer"], learning_rate=spec["learning_rate"],
+                            backend=backend, log_every=log_every, callbacks=(keras.callbacks.CSVLogger(os.fspath(model_dir / "history.csv")),))
     model.save(model_dir / "model.keras")
     everything = batches(np.arange(len(splits)), shuffle=False, batch_size=PREDICT_BATCH)
     predicted = np.concatenate([np.asarray(model.predict_on_batch(everything[i][0])) for i in range(len(everything))])
@@ -309,8 +246,7 @@ def fit_model(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.n
         raise ValueError(f"model type {spec['type']!r} is not supported; allowed: ridge, {', '.join(KERAS_MODELS)}")
     predicted = fit_keras(spec, field, targets, splits, model_dir, backend=backend, threads=threads, gpu=gpu, shuffle_mb=shuffle_mb,
                           output_name=output_name)
-    gpus = gpu_devices(backend)
-    return predicted, f"GPU ({', '.join(gpus)}), Keras backend {backend}" if gpus else f"CPU, Keras backend {backend}"
+    return predicted, device_name(backend)
 
 
 def prediction_table(assignment: pd.DataFrame, true: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:

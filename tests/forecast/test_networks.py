@@ -9,11 +9,18 @@ import pytest
 import xarray as xr
 
 from karman.forecast.baselines import DMD, Persistence
+from karman.forecast.forecasters import build_forecaster, load_forecaster, trainable
+from karman.forecast.learned import read_training_frames, validation_split
 from karman.forecast.metrics import correlation
-from karman.forecast.networks import (PODMLP, ConvLSTMForecaster, PODRidge, UNetForecaster, build_forecaster, load_forecaster,
-                                      read_training_frames, summed_mse, trainable, validation_split)
+from karman.forecast.neural import (
+    PODMLP,
+    ConvLSTMForecaster,
+    UNetForecaster,
+    summed_mse,
+)
+from karman.forecast.pod import PODRidge
 from karman.forecast.windows import ForecastTask, group_frames, plan, training_windows
-from karman.train import configure_keras
+from karman.keras_fit import configure_keras
 
 SHAPE = (12, 16)
 DT = 0.1  # D/U per stored snapshot

@@ -41,12 +41,13 @@ def wave_store(path, frames=80):
 
 @pytest.fixture
 def forecast(tmp_path):
-    def run(spec, held_out=(200.0,)):
+    def run(spec, held_out=(200.0,), folder=None):
         store = wave_store(tmp_path / "vorticity.zarr")
-        out = tmp_path / spec["type"]
+        out = tmp_path / (folder or spec["type"])
         out.mkdir()
         result = run_forecast(tmp_path / "vorticity.zarr", out / "rollout.zarr", out / "metrics.json", out / "errors.csv",
-                              name=spec["type"], spec=spec, task=TASK, held_out=list(held_out), probe={"x": 2.0, "y": 0.5})
+                              out / "timings.json", name=spec["type"], spec=spec, task=TASK, held_out=list(held_out),
+                              probe={"x": 2.0, "y": 0.5}, threads=2)
         return store, out, result
     return run
 
@@ -93,3 +94,25 @@ def test_persistence_loses_its_correlation_as_the_wave_moves_on(forecast):
 def test_a_held_out_group_not_in_the_store_is_named(forecast):
     with pytest.raises(ValueError, match="held-out reynolds 250 not in the store"):
         forecast({"type": "persistence"}, held_out=(250.0,))
+
+
+def keys_of(value) -> set[str]:
+    """Every key of a JSON value, however deep."""
+    if isinstance(value, dict):
+        return set(value) | set().union(*map(keys_of, value.values()))
+    if isinstance(value, list):
+        return set().union(set(), *map(keys_of, value))
+    return set()
+
+
+@pytest.mark.parametrize("spec", [{"type": "ridge", "rank": 8},
+                                  {"type": "cnn", "filters": [4, 8], "epochs": 3, "patience": 1, "batch_size": 16, "seed": 0}],
+                         ids=["ridge", "cnn"])
+def test_two_identical_runs_write_the_same_metrics_and_the_seconds_apart(forecast, spec):
+    _, first, _ = forecast(spec, folder="first")
+    _, second, _ = forecast(spec, folder="second")
+    assert (first / "metrics.json").read_bytes() == (second / "metrics.json").read_bytes()
+    assert not any("second" in key for key in keys_of(json.loads((first / "metrics.json").read_text())))
+    timings = json.loads((first / "timings.json").read_text())
+    assert timings["fit_seconds"] > 0 and timings["rollout_seconds"] > 0 and timings["frames_forecast"] == 3 * TASK["horizon"]
+    assert timings["frames_per_second"] == pytest.approx(timings["frames_forecast"] / timings["rollout_seconds"])

@@ -389,10 +389,10 @@ def test_workflow_downloads_flows(server, tmp_path):
     served, base = server
     reynolds = [150, 300, 450, 600]
     files = {}
-    for re in reynolds:
+    for number in reynolds:
         u, v = velocities(40)
-        course_array(u * (1 + re / 1000), v).dump(served / f"Re_{re}.npz")
-        files[re] = {"url": f"{base}/Re_{re}.npz", "sha256": sha256_of(served / f"Re_{re}.npz")}
+        course_array(u * (1 + number / 1000), v).dump(served / f"Re_{number}.npz")
+        files[number] = {"url": f"{base}/Re_{number}.npz", "sha256": sha256_of(served / f"Re_{number}.npz")}
     workdir = tmp_path / "run"
     write_config(workdir, download_config(files, reynolds))
     snakemake(workdir, "--cores", "2", "results/flow/summary.json")

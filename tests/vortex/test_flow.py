@@ -4,12 +4,17 @@ import sys
 import numpy as np
 import pytest
 
-from karman.vortex.lattice import HOLD_DENSITY_EVERY, CylinderFlow, SimulationDiverged, gpu_unavailable, stability_problem
+from karman.signal import dominant_frequency
+from karman.stores import open_store, write_store
+from karman.vortex.lattice import (
+    HOLD_DENSITY_EVERY,
+    CylinderFlow,
+    SimulationDiverged,
+    gpu_unavailable,
+    stability_problem,
+)
 from karman.vortex.parameters import FlowParameters
 from karman.vortex.simulation import Samples, run, run_batch, save_checkpoint, simulate
-from karman.vortex.store import strouhal_number
-from karman.stores import open_store, write_store
-
 
 GPU_UNAVAILABLE = gpu_unavailable()  # why the gpu backend cannot run here, or None
 on_gpu = pytest.mark.skipif(GPU_UNAVAILABLE is not None, reason=f"the gpu backend cannot run here: {GPU_UNAVAILABLE}")
@@ -37,7 +42,7 @@ def test_tiny_grid_sheds_alternating_vortices(tiny_flow):
     assert sign_changes >= 6  # at least three full shedding periods in the window
     # The lift oscillates at the same frequency as the wake, in the range of 2D cylinder wakes.
     assert 0.15 < tiny_flow.attrs["strouhal"] < 0.35
-    assert strouhal_number(probe, tiny_flow.time.values) == pytest.approx(tiny_flow.attrs["strouhal"], rel=0.05)
+    assert dominant_frequency(probe, tiny_flow.time.values) == pytest.approx(tiny_flow.attrs["strouhal"], rel=0.05)
     lift = tiny_flow["lift_coefficient"].values
     assert lift.max() > 0.2 and lift.min() < -0.2 and abs(tiny_flow.attrs["lift_coefficient"]) < 0.2
     assert 1.0 < tiny_flow.attrs["drag_coefficient"] < 3.0
@@ -251,13 +256,13 @@ def test_strouhal_number_resolves_a_small_fraction_of_the_5_percent_band(window,
     rng = np.random.default_rng(0)
     for strouhal in np.linspace(0.16, 0.25, 19):  # Re 100 to 1200
         lift = np.sin(2 * np.pi * strouhal * times + 1.0) + 0.1 * np.sin(4 * np.pi * strouhal * times) + 0.05 * rng.standard_normal(len(times))
-        assert strouhal_number(lift, times) == pytest.approx(strouhal, abs=1 / (32 * window) + 1e-9), strouhal
+        assert dominant_frequency(lift, times) == pytest.approx(strouhal, abs=1 / (32 * window) + 1e-9), strouhal
 
 
 def test_strouhal_number_of_a_sine():
     times = np.arange(0, 40, 0.1)
-    assert strouhal_number(np.sin(2 * np.pi * 0.21 * times), times) == pytest.approx(0.21, abs=0.005)
-    assert np.isnan(strouhal_number(np.zeros_like(times), times))
+    assert dominant_frequency(np.sin(2 * np.pi * 0.21 * times), times) == pytest.approx(0.21, abs=0.005)
+    assert np.isnan(dominant_frequency(np.zeros_like(times), times))
 
 
 @pytest.mark.skipif(GPU_UNAVAILABLE is None, reason="a CUDA device is here")

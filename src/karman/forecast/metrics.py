@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from karman.vortex.store import strouhal_number
+from karman.signal import dominant_frequency
 
 # The Well's rollout windows of leads, first and last included (Ohana et al. 2024, NeurIPS
 # Datasets and Benchmarks: its tables average VRMSE over 6:12 and 13:30), with 1 and 2–5.
@@ -132,13 +132,13 @@ def rollout_strouhal(frames: np.ndarray, times: np.ndarray, probe: tuple[int, in
     2 D downstream of the cylinder on the centre line, where the street's vorticity
     oscillates at the shedding frequency (off the line its 2f harmonic can win).
 
-    Same method as the flow stage's St from the lift (`karman.vortex.store.strouhal_number`):
+    Same method as the flow stage's St from the lift (`karman.signal.dominant_frequency`):
     the peak of the Hann-windowed, 16-fold zero-padded spectrum, read on a grid of 1/(16 T)
     for a rollout of T = times[-1] − times[0] D/U, so within ±1/(32 T) of that grid's
     point; a short rollout of few periods adds window leakage. NaN when the rollout holds
     less than about one period.
     """
-    return strouhal_number(np.asarray(frames, dtype=np.float64)[:, probe[0], probe[1]], np.asarray(times, dtype=np.float64))
+    return dominant_frequency(np.asarray(frames, dtype=np.float64)[:, probe[0], probe[1]], np.asarray(times, dtype=np.float64))
 
 
 def enstrophy_ratio(truth_frame: np.ndarray, predicted_frame: np.ndarray) -> float:

@@ -2,8 +2,9 @@
 
 Outputs (docs/data-format.md): `rollout.zarr` with the forecast frames of every tested
 group (the Reynolds numbers), their times equal to the times of the frames they predict in
-the input store; `metrics.json` with the scores per test and group; `errors.csv` with the
-error and correlation at every lead.
+the input store; `metrics.json` with the scores per test and group (nothing measured in seconds: two identical
+runs write the same bytes); `timings.json` with the seconds of the fit and of the rollouts;
+`errors.csv` with the error and correlation at every lead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import xarray as xr
 
 from karman.check import check_store
 from karman.forecast import metrics
-from karman.forecast.networks import build_forecaster, trainable
+from karman.forecast.forecasters import build_forecaster, trainable
 from karman.forecast.store import ROLLOUT
 from karman.forecast.windows import ForecastTask, Rollout, group_frames, plan
 from karman.stores import declaration, open_store, partial_path, write_store
@@ -77,7 +78,7 @@ def one_step_predictions(forecaster, frames: np.ndarray, rollouts: list[Rollout]
 
 
 def run_forecast(samples_path: str | os.PathLike, rollout_path: str | os.PathLike, metrics_json: str | os.PathLike,
-                 errors_csv: str | os.PathLike, *, name: str, spec: dict, task: dict, held_out: list[float], probe: dict,
+                 errors_csv: str | os.PathLike, timings_json: str | os.PathLike, *, name: str, spec: dict, task: dict, held_out: list[float], probe: dict,
                  backend: str = "tensorflow", threads: int = 1, gpu: bool = False) -> dict:
     """The `forecast` stage for the forecaster `name` (`spec`: its config entry) on the store at `samples_path`."""
     task = ForecastTask(**{key: task[key] for key in ("history", "stride", "horizon", "future_fraction")})
@@ -89,10 +90,12 @@ def run_forecast(samples_path: str | os.PathLike, rollout_path: str | os.PathLik
     groups, times = store[grouping].values, store["time"].values
     forecaster = build_forecaster(spec, task)
     rollouts, train_frames = plan(group_frames(groups, times), held_out, task, forecaster.history, grouping=grouping)
-    fit = {}
+    fit, fit_seconds = {}, None
     if trainable(forecaster):
         log.info("%s: fitting %s on %d training frames of %d groups", name, spec["type"], sum(map(len, train_frames.values())), len(train_frames))
+        started = time.perf_counter()
         fit = forecaster.fit(field, groups, train_frames, task, seed=spec.get("seed", 0), threads=threads, backend=backend, gpu=gpu)
+        fit_seconds = time.perf_counter() - started
     needed = np.unique(np.concatenate([np.concatenate([r.history, r.targets]) for r in rollouts]))
     frames = field.isel(sample=needed).values.astype(np.float32)  # the test frames only: horizon + history per group
     positions = {int(sample): k for k, sample in enumerate(needed)}
@@ -123,9 +126,10 @@ def run_forecast(samples_path: str | os.PathLike, rollout_path: str | os.PathLik
     write_store(dataset, rollout_path, chunks={grouping: 1}, check=lambda path, label: check_store(path, ROLLOUT, label))
     frames_forecast = len(rollouts) * task.horizon
     result = {"forecaster": name, "spec": spec, "task": task.__dict__, "grouping": grouping, "probe": probe, "fit": fit,
-              "rollout_seconds": rollout_seconds, "frames_per_second": frames_forecast / rollout_seconds if rollout_seconds else None,
               "rollouts": per_group}
     write_json(result, metrics_json)
+    write_json({"forecaster": name, "fit_seconds": fit_seconds, "rollout_seconds": rollout_seconds, "frames_forecast": frames_forecast,
+                "frames_per_second": frames_forecast / rollout_seconds if rollout_seconds else None}, timings_json)
     table = pd.DataFrame(rows)
     partial = partial_path(errors_csv)
     table.to_csv(partial, index=False)

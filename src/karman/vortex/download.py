@@ -63,8 +63,9 @@ import xarray as xr
 
 from karman.check import check_store
 from karman.fetch import DownloadError, fetch, public_url
-from karman.vortex.store import FLOW, flow_dataset, inside_cylinder, strouhal_number
+from karman.signal import dominant_frequency
 from karman.stores import partial_path, quiet_zarr_warnings, write_store
+from karman.vortex.store import FLOW, flow_dataset, inside_cylinder
 
 log = logging.getLogger(__name__)
 
@@ -567,7 +568,7 @@ def to_flow_dataset(fields: VelocityFields, *, reynolds: float, url: str, sha256
     # Transverse velocity two diameters behind the cylinder, on the axis: its oscillation
     # frequency is the shedding frequency (simulated flows use their lift, which files lack).
     probe = v[:, int(np.argmin(np.abs(y))), int(np.argmin(np.abs(x - 2.0)))]
-    strouhal = strouhal_number(probe.astype(np.float64), times) if frames > 1 else float("nan")
+    strouhal = dominant_frequency(probe.astype(np.float64), times) if frames > 1 else float("nan")
     fmt = settings["format"]
     attrs = {
         "reynolds": float(reynolds),

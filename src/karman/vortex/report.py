@@ -73,9 +73,9 @@ def physics_outside(flows: list[dict]) -> list[str]:
     return found
 
 
-def forecast_rows(forecast_metrics: dict[str, dict | None]) -> list[dict]:
+def forecast_rows(forecast_metrics: dict[str, dict | None], timings: dict[str, dict | None]) -> list[dict]:
     """One row per forecaster (name → its metrics.json, None if it has none) and tested Reynolds
-    number: errors, valid time at correlation 0.9, St, speed."""
+    number: errors, valid time at correlation 0.9, St, speed (from its timings.json)."""
     rows = []
     for name, result in forecast_metrics.items():
         if result is None:
@@ -85,7 +85,7 @@ def forecast_rows(forecast_metrics: dict[str, dict | None]) -> list[dict]:
             leads = rollout["vrmse_at_lead"]
             rows.append({"name": name, "status": "ok", "test": rollout["test"], "group": rollout[result["grouping"]],
                          "vrmse_first": leads["1"], "vrmse_last": leads[max(leads, key=int)], "valid": rollout["valid_time"]["0.9"],
-                         "strouhal": rollout["strouhal"], "frames_per_second": result.get("frames_per_second")})
+                         "strouhal": rollout["strouhal"], "frames_per_second": (timings.get(name) or {}).get("frames_per_second")})
     return rows
 
 
@@ -111,6 +111,6 @@ def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.Pa
         "per_reynolds": {"reynolds": reynolds, "rows": per_re},
         "comparison": split_comparison(comparison_dirs or {}),
         "downloads": [flow for flow in flows if flow.get("sha256")],
-        "forecasts": forecast_rows(forecast_metrics),
+        "forecasts": forecast_rows(forecast_metrics, read_metrics(forecast_dirs or {}, "timings.json")),
         "forecast_goals": goals({name: result for name, result in forecast_metrics.items() if result}),
     }

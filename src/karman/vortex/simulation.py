@@ -15,10 +15,11 @@ import numpy as np
 import xarray as xr
 
 from karman.check import check_store
+from karman.signal import dominant_frequency
 from karman.stores import partial_path, write_store
 from karman.vortex.lattice import CylinderFlow
 from karman.vortex.parameters import FlowParameters, flow_parameters, reynolds_label
-from karman.vortex.store import FLOW, flow_dataset, strouhal_number
+from karman.vortex.store import FLOW, flow_dataset
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ def to_dataset(params: FlowParameters, samples: Samples, mask: np.ndarray, backe
         "source": "simulate",
         "solver": f"lbmpy D2Q9 {params.collision} collision, float32, {backend} backend",
         "solver_parameters": params.describe(),
-        "strouhal": strouhal_number(samples.lift, times),
+        "strouhal": dominant_frequency(samples.lift, times),
         "drag_coefficient": float(samples.drag.mean()),
         "lift_coefficient": float(samples.lift.mean()),
         "lift_amplitude": float(samples.lift.max() - samples.lift.mean()),

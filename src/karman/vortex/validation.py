@@ -34,11 +34,10 @@ import os
 import time
 from dataclasses import dataclass, replace
 
-
+from karman.signal import dominant_frequency
 from karman.stores import partial_path
 from karman.vortex.parameters import FlowParameters
 from karman.vortex.simulation import run
-from karman.vortex.store import strouhal_number
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ def measure(params: FlowParameters, backend: str = "cpu") -> dict:
     start = time.perf_counter()
     sim, samples = run(params, backend, fields=False)
     return {
-        "strouhal": strouhal_number(samples.lift, samples.times(params)),
+        "strouhal": dominant_frequency(samples.lift, samples.times(params)),
         "drag_coefficient": float(samples.drag.mean()),
         "max_drag_coefficient": float(samples.drag.max()),
         "max_lift_coefficient": float(samples.lift.max()),
