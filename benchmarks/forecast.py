@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from karman.forecast.goals import KERAS_TYPES
 from karman.stores import open_store, write_store
 
 from .common import REPO, default_config, median_seconds, sweep_config
@@ -77,13 +78,18 @@ def bench_forecast_batch(scratch: Path, repeats: int) -> None:
         forecaster = fitted_forecaster(spec, task, field, threads)
         steps = forecaster.history or task.history
         histories = np.stack([field.isel(sample=slice(k, k + steps)).values for k in range(len(groups))])
-        forecaster.rollout_batch(histories, groups, 2)  # warm up: graph tracing for both batch sizes
-        forecaster.rollout(histories[0], groups[0], 2)
+        forecaster.rollout_batch(histories, groups, task.horizon)  # warm up: tracing and compiling for both batch sizes
+        forecaster.rollout(histories[0], groups[0], task.horizon)
         one_by_one = median_seconds(lambda: [forecaster.rollout(h, g, task.horizon) for h, g in zip(histories, groups)], repeats)
         batched = median_seconds(lambda: forecaster.rollout_batch(histories, groups, task.horizon), repeats)
         print(f"forecast-batch-{name} (config/sweep.yaml): {one_by_one / batched:.1f}x faster in one batch "
               f"({len(groups)} rollouts of {task.horizon} steps on {shape[1]}x{shape[0]}: {batched:.2f} s against "
               f"{one_by_one:.2f} s one by one; {threads} threads)")
+        if spec["type"] in KERAS_TYPES:  # the whole rollout compiled, against one Keras call per step, both in one batch
+            forecaster.rollout_batch(histories, groups, task.horizon, compiled=False)
+            per_step = median_seconds(lambda: forecaster.rollout_batch(histories, groups, task.horizon, compiled=False), repeats)
+            print(f"forecast-compiled-{name} (config/sweep.yaml): {per_step / batched:.1f}x faster compiled "
+                  f"({batched:.3f} s for the batch as one XLA program against {per_step:.3f} s with one Keras call per step)")
 
 
 def bench_forecast_speed(scratch: Path, repeats: int) -> None:

@@ -154,6 +154,8 @@ def test_every_forecaster_is_scored_on_both_tests_and_shown_in_the_report(tiny_r
         assert violations(tiny_run / f"results/forecast/{name}/rollout.zarr", ROLLOUT) == []
         unseen = result["rollouts"][1]
         assert f"<td>{unseen['vrmse_at_lead']['1']:.3f}</td>" in html  # the table shows each forecaster's numbers
+        timings = json.loads((tiny_run / f"results/forecast/{name}/timings.json").read_text())
+        assert f"<td>{timings['frames_per_second']:.0f}</td></tr>" in html  # its speed, from timings.json
     assert json.loads((tiny_run / "results/forecast/cnn/metrics.json").read_text())["fit"]["epochs"] >= 1
     # The goals, for the only Keras forecaster; a horizon of 3 has no lead 10 and no Strouhal number to compare.
     goals = html[html.index('id="forecast-goals"'):html.index("</table>", html.index('id="forecast-goals"'))]

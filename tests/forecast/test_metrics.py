@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from karman.forecast.metrics import (correlation, enstrophy_ratio, errors_per_lead, nearest_cell, nrmse, rollout_strouhal,
+from karman.forecast.metrics import (correlation, drift, enstrophy_ratio, errors_per_lead, nearest_cell, nrmse, rollout_strouhal,
                                      rollout_windows, spectral_error, valid_time, valid_time_units, vrmse)
 
 TRUTH = np.array([[[1.0, 2.0], [3.0, 4.0]]])
@@ -108,3 +108,33 @@ def test_errors_per_lead_rows():
     assert list(rows[0]) == ["reynolds", "test", "lead", "vrmse", "nrmse", "correlation"]
     assert rows[0]["vrmse"] == 0.0 and rows[0]["correlation"] == pytest.approx(1.0)
     assert rows[2]["correlation"] == pytest.approx(np.cos(0.1)) and rows[2]["vrmse"] > rows[1]["vrmse"] > 0
+
+
+def test_drift_sees_damping_growth_and_a_frequency_that_moves():
+    """A truth of St 0.2 over 10 periods; rollouts that halve, double or end at St 0.25."""
+    dt, frequency = 0.2, 0.2  # 25 steps per period
+    times = dt * np.arange(250)
+    truth = wave(2 * np.pi * frequency * times)
+    probe = (4, 5)
+    same = drift(truth, truth, times, probe, frequency)
+    assert same["periods_in_rollout"] == pytest.approx(10)
+    assert same["amplitude_ratio_last_period"] == pytest.approx(1) and same["enstrophy_ratio_last_period"] == pytest.approx(1)
+    damped = drift(truth, truth * np.linspace(1, 0.5, len(times))[:, None, None], times, probe, frequency)
+    assert damped["amplitude_ratio_last_period"] == pytest.approx(0.525, abs=0.01)  # the scale over the last period: 0.55 to 0.5
+    assert damped["enstrophy_ratio_last_period"] == pytest.approx(0.525**2, abs=0.01)
+    grown = drift(truth, 2 * truth, times, probe, frequency)
+    assert grown["amplitude_ratio_last_period"] == pytest.approx(2) and grown["enstrophy_ratio_last_period"] == pytest.approx(4)
+    # the first half at St 0.2, the second at 0.25: the whole rollout's St hides it, the last half's shows it
+    shifted_phase = np.where(times < 25, 2 * np.pi * 0.2 * times, 2 * np.pi * (0.2 * 25 + 0.25 * (times - 25)))
+    shifted = drift(truth, wave(shifted_phase), times, probe, frequency)
+    assert shifted["strouhal_last_half"]["truth"] == pytest.approx(0.2, abs=0.005)
+    assert shifted["strouhal_last_half"]["rollout"] == pytest.approx(0.25, abs=0.005)
+
+
+def test_drift_of_a_rollout_shorter_than_a_period_tells_nothing():
+    times = 0.2 * np.arange(10)  # 2 D/U: less than the period of St 0.2
+    truth = wave(2 * np.pi * 0.2 * times)
+    result = drift(truth, truth, times, (4, 5), 0.2)
+    assert result["amplitude_ratio_last_period"] is None and result["enstrophy_ratio_last_period"] is None
+    assert np.isnan(result["strouhal_last_half"]["rollout"])
+    assert drift(truth, truth, times, (4, 5), float("nan"))["periods_in_rollout"] is None

@@ -294,3 +294,52 @@ def test_a_batch_of_rollouts_equals_the_rollouts_one_by_one(wake, unet, kind):
     assert batch.shape == (3, 6, *SHAPE) and batch.dtype == np.float32
     for one, group, rollout in zip(histories, groups, batch):
         np.testing.assert_allclose(rollout, forecaster.rollout(one, group, 6), rtol=1e-5, atol=1e-5, equal_nan=True)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "convlstm"])
+def test_the_compiled_rollout_equals_the_step_by_step_one(wake, unet, kind):
+    """The whole rollout as one XLA program (tf.function, jit_compile) gives what a Python loop of Keras calls gives."""
+    if kind == "cnn":
+        forecaster = unet[0]
+    else:
+        forecaster = build_forecaster({"type": kind, "epochs": 2, **({"filters": [4]} if kind == "convlstm" else {})}, TASK)
+        forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    histories = np.stack([wake["values"][start:start + TASK.history] for start in (0, 17, 40)])
+    compiled = forecaster.rollout_batch(histories, [300.0, 600.0, 900.0], 12)
+    step_by_step = forecaster.rollout_batch(histories, [300.0, 600.0, 900.0], 12, compiled=False)
+    assert np.isnan(compiled).any() and np.array_equal(np.isnan(compiled), np.isnan(step_by_step))  # the disc stays NaN
+    np.testing.assert_allclose(compiled, step_by_step, rtol=1e-4, atol=1e-4, equal_nan=True)
+    assert np.nanmax(np.abs(compiled - np.repeat(histories[:, -1:], 12, axis=1))) > 1e-3  # a rollout that moves, not persistence
+
+
+JAX_ROLLOUT = """
+import numpy as np
+from karman.forecast.neural import UNetForecaster
+from karman.keras_fit import configure_keras
+
+keras = configure_keras("jax", seed=0, threads=1, gpu=False)
+forecaster = UNetForecaster(filters=[4, 8])
+forecaster.inputs, forecaster.shape, forecaster.mean, forecaster.std, forecaster.group_mean, forecaster.group_std = 4, (12, 16), 0.0, 1.0, 600.0, 300.0
+forecaster.model = forecaster.build(keras)
+layer = forecaster.model.get_layer("increment")
+layer.set_weights([np.full_like(w, 0.05) for w in layer.get_weights()])  # not the zero start: a rollout that moves
+histories = np.random.default_rng(0).standard_normal((3, 4, 12, 16)).astype(np.float32)
+histories[:, :, 5:7, 3:5] = np.nan
+compiled = forecaster.rollout_batch(histories, [300.0, 600.0, 900.0], 10)
+step_by_step = forecaster.rollout_batch(histories, [300.0, 600.0, 900.0], 10, compiled=False)
+np.testing.assert_allclose(compiled, step_by_step, rtol=1e-4, atol=1e-4, equal_nan=True)
+assert np.isnan(compiled[:, :, 5:7, 3:5]).all() and np.nanmax(np.abs(compiled[:, -1] - histories[:, -1])) > 1e-2
+print("jax rollout: compiled equals step by step")
+"""
+
+
+def test_the_compiled_rollout_equals_the_step_by_step_one_with_jax():
+    """The JAX path (jax.lax.scan over stateless_call, jitted: the GPU's), in a process of its own (one Keras backend per process)."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", JAX_ROLLOUT], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "compiled equals step by step" in done.stdout

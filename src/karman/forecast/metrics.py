@@ -148,6 +148,41 @@ def enstrophy_ratio(truth_frame: np.ndarray, predicted_frame: np.ndarray) -> flo
     return float((0.5 * (prediction**2).sum()) / (0.5 * (truth**2).sum()))
 
 
+def drift(truth: np.ndarray, prediction: np.ndarray, times: np.ndarray, probe: tuple[int, int], strouhal: float) -> dict:
+    """How a long rollout has drifted from the truth by its end, where it is no longer
+    expected to match frame by frame: over its last shedding period (1/`strouhal` D/U, the
+    truth's St), the ratio of the rms vorticity at the probe (the oscillation's amplitude
+    about its mean: below 1 a rollout that damps, above one that grows) and of the mean
+    enstrophy (the vortices' strength); and the rollout's and the truth's St over the last
+    half of the rollout (phase drift shows as a St that moves). None where the rollout holds
+    less than a period of the truth, or half of it less than about one period.
+    """
+    steps = len(truth)
+    dt = float(times[1] - times[0]) if steps > 1 else float("nan")
+    period = round(1 / (strouhal * dt)) if np.isfinite(strouhal) and strouhal > 0 and np.isfinite(dt) else None
+    last = slice(steps - period, steps) if period and period <= steps else None
+    half = slice(steps // 2, steps)
+
+    def probe_rms(frames):
+        signal = np.asarray(frames, dtype=np.float64)[:, probe[0], probe[1]]
+        return float(np.sqrt(np.mean((signal - signal.mean()) ** 2)))
+
+    def mean_enstrophy(frames, cells):
+        frames = np.where(cells, np.asarray(frames, dtype=np.float64), 0.0)
+        return float(np.mean(0.5 * (frames**2).sum(axis=(1, 2))))
+
+    amplitude = enstrophy = None
+    if last is not None:
+        true_rms = probe_rms(truth[last])
+        amplitude = probe_rms(prediction[last]) / true_rms if true_rms > 0 else None
+        cells = np.isfinite(truth[last])
+        enstrophy = mean_enstrophy(prediction[last], cells) / mean_enstrophy(truth[last], cells)
+    return {"periods_in_rollout": None if period is None else steps / period, "amplitude_ratio_last_period": amplitude,
+            "enstrophy_ratio_last_period": enstrophy,
+            "strouhal_last_half": {"rollout": rollout_strouhal(prediction[half], times[half], probe),
+                                   "truth": rollout_strouhal(truth[half], times[half], probe)}}
+
+
 def errors_per_lead(truth: np.ndarray, prediction: np.ndarray, **labels) -> list[dict]:
     """Rows of errors.csv: lead (1 first), vrmse, nrmse and correlation per lead, each
     with `labels` (e.g. reynolds=900.0, test="unseen-re") in front."""

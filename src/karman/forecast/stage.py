@@ -54,6 +54,7 @@ def scores(truth: np.ndarray, prediction: np.ndarray, one_step: np.ndarray, time
         "strouhal": {"rollout": metrics.rollout_strouhal(prediction, times, probe), "truth": strouhal_truth,
                      "window": float(times[-1] - times[0]) if horizon > 1 else 0.0},
         "enstrophy_ratio_end": metrics.enstrophy_ratio(truth[-1], prediction[-1]),
+        "drift": metrics.drift(truth, prediction, times, probe, strouhal_truth),
     }
 
 

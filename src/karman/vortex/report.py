@@ -85,7 +85,7 @@ def forecast_rows(forecast_metrics: dict[str, dict | None], timings: dict[str, d
             leads = rollout["vrmse_at_lead"]
             rows.append({"name": name, "status": "ok", "test": rollout["test"], "group": rollout[result["grouping"]],
                          "vrmse_first": leads["1"], "vrmse_last": leads[max(leads, key=int)], "valid": rollout["valid_time"]["0.9"],
-                         "strouhal": rollout["strouhal"], "frames_per_second": (timings.get(name) or {}).get("frames_per_second")})
+                         "strouhal": rollout["strouhal"], "drift": rollout["drift"], "frames_per_second": (timings.get(name) or {}).get("frames_per_second")})
     return rows
 
 
