@@ -12,7 +12,7 @@ import xarray as xr
 from karman.forecast.goals import KERAS_TYPES
 from karman.stores import open_store, write_store
 
-from .common import REPO, default_config, median_seconds, sweep_config
+from .common import REPO, default_config, median_seconds, run_workflow, sweep_config
 from .flow import lattice_mlups
 
 TRAINING_GROUPS = (300.0, 600.0, 900.0)
@@ -164,3 +164,102 @@ def forecast_summary(workdir: Path) -> list[str]:
             lines.append(f"| {name} | {test} | {min(periods):.2f} | {np.mean(periods):.2f} | {largest} | {ratio:.2f} | "
                          f"{'—' if training is None else f'{training:.0f}'} |")
     return lines
+
+
+FRONTIER_CELLS = (10, 14, 20)  # cells per D of the solver runs; 20 is config/sweep.yaml's own grid
+FRONTIER_LEAD = 10  # the lead whose VRMSE the figure plots
+
+
+def bench_forecast_frontier(scratch: Path, repeats: int) -> None:
+    """Each forecaster of config/sweep.yaml against the solver's own speed–accuracy curve, at
+    one unseen Re, in one run on this machine: the solver at FRONTIER_CELLS cells per D (same
+    domain and physical time), its vorticity resampled to the forecast window and phase-aligned
+    to the reference (`karman.forecast.frontier`), scored with the forecasters' VRMSE and valid
+    time; the forecasters from a finished sweep run in scratch/sweep (`sweep` makes it; this
+    runs the workflow up to the forecasts if it is not there). Prints a table and writes
+    docs/images/forecast-frontier.png."""
+    import json
+    import time
+
+    from karman.forecast.frontier import forecast_scores, phase_aligned_forecast
+    from karman.settings import check_config
+    from karman.stores import open_store
+    from karman.vortex.fields import vorticity_samples
+    from karman.vortex.parameters import flow_parameters
+    from karman.vortex.simulation import configure_threads, simulate
+
+    config = check_config(sweep_config(), REPO / "schemas/config.schema.yaml")
+    workdir = scratch / "sweep"
+    forecasters = sorted(config["forecast"]["models"])
+    if not all((workdir / f"results/forecast/{name}/timings.json").is_file() for name in forecasters):
+        run_workflow(workdir, config, tuple(f"results/forecast/{name}/timings.json" for name in forecasters))
+    store = open_store(workdir / "results/fields/vorticity.zarr")
+    first = open_store(workdir / f"results/forecast/{forecasters[0]}/rollout.zarr")
+    unseen = [float(r) for r, test in zip(first["reynolds"].values, first["test"].values) if test == "unseen-re"]
+    reynolds = unseen[len(unseen) // 2]
+    own = np.flatnonzero(store["reynolds"].values == reynolds)
+    own = own[np.argsort(store["time"].values[own])]
+    reference, times = store["vorticity"].values[own], store["time"].values[own]
+    strouhal = json.loads((workdir / "results/flow/summary.json").read_text())
+    strouhal = next(flow["strouhal"]["measured"] for flow in strouhal["flows"] if flow["reynolds"] == reynolds)
+    rows = []
+    for name in forecasters:
+        rollout = open_store(workdir / f"results/forecast/{name}/rollout.zarr").sel(reynolds=reynolds)
+        truth = reference[np.searchsorted(times, rollout["time"].values)]
+        timings = json.loads((workdir / f"results/forecast/{name}/timings.json").read_text())
+        step_time = float(rollout.attrs["dt"])
+        seconds_per_time = timings["rollout_seconds"] / (timings["frames_forecast"] * step_time)
+        rows.append({"name": name, "kind": "forecaster", "seconds_per_time": seconds_per_time,
+                     **forecast_scores(truth, rollout["vorticity"].values, step_time, FRONTIER_LEAD)})
+    # The solver: the horizon of the unseen-Re test of the cnn (4 history frames), from the frame before its first target.
+    horizon = config["forecast"]["horizon"]
+    stride = config["forecast"]["stride"]
+    start = config["forecast"]["history"] * stride - stride
+    truth = reference[start + stride::stride][:horizon]
+    step_time = float(times[stride] - times[0])
+    period_steps = int(np.ceil(1 / (strouhal * step_time)))
+    configure_threads(len(os.sched_getaffinity(0)))
+    for cells in FRONTIER_CELLS:
+        flow = {**config["flow"], "diameter_cells": cells}
+        params = flow_parameters(reynolds, flow)
+        began = time.perf_counter()
+        run = simulate(params)
+        seconds = time.perf_counter() - began
+        omega = vorticity_samples(run, config["fields"]["crop"], {"factor": 1, "method": "stride"}, config["fields"]["operator"])
+        # onto the reference's cells and times (a grid's snapshot interval is the nearest whole number of its steps)
+        omega = omega.swap_dims(sample="time").interp(time=times, x=store["x"].values, y=store["y"].values).values
+        candidate = omega[start::stride]
+        forecast, shift = phase_aligned_forecast(reference[start], candidate, horizon, period_steps)
+        simulated = flow["spinup_time"] + flow["sample_time"]
+        rows.append({"name": f"solver {cells} cells/D ({params.nx}x{params.ny})", "kind": "solver", "seconds_per_time": seconds / simulated,
+                     "shift": shift, **forecast_scores(truth, forecast, step_time, FRONTIER_LEAD)})
+    print(f"forecast-frontier (config/sweep.yaml, unseen Re {reynolds:g}, St {strouhal:.3f}; horizon {horizon} steps of {step_time:.2f} D/U; "
+          f"{len(os.sched_getaffinity(0))} threads):")
+    print("| run | wall s per D/U | VRMSE at lead 10 | valid time (D/U, correlation ≥ 0.9) |\n|---|---|---|---|")
+    for row in sorted(rows, key=lambda row: row["seconds_per_time"]):
+        print(f"| {row['name']} | {row['seconds_per_time']:.3g} | {row['vrmse_at_lead']:.3f} | {row['valid_time']:.1f} |")
+    frontier_figure(rows, REPO / "docs/images/forecast-frontier.png", f"unseen Re {reynolds:g}, config/sweep.yaml")
+
+
+def frontier_figure(rows: list[dict], path: Path, title: str) -> None:
+    """VRMSE at FRONTIER_LEAD against wall time per D/U: the solver's curve and each forecaster."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    solver = sorted((row for row in rows if row["kind"] == "solver"), key=lambda row: row["seconds_per_time"])
+    axes.plot([row["seconds_per_time"] for row in solver], [max(row["vrmse_at_lead"], 1e-4) for row in solver], "k-o", label="solver, coarser grids")
+    for row in solver:
+        axes.annotate(row["name"].split(" (")[0].removeprefix("solver "), (row["seconds_per_time"], max(row["vrmse_at_lead"], 1e-4)),
+                      textcoords="offset points", xytext=(4, 4), fontsize=8)
+    for row in rows:
+        if row["kind"] == "forecaster":
+            axes.plot(row["seconds_per_time"], max(row["vrmse_at_lead"], 1e-4), "s", label=row["name"])
+    axes.set(xscale="log", yscale="log", xlabel="wall time per simulated D/U (s, 2 cores)", ylabel=f"VRMSE at lead {FRONTIER_LEAD}",
+             title=f"Speed against accuracy: {title}")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

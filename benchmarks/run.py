@@ -36,6 +36,7 @@ BENCHMARKS = {
     "sweep": train.bench_sweep,
     "forecast-speed": forecast.bench_forecast_speed,
     "forecast-batch": forecast.bench_forecast_batch,
+    "forecast-frontier": forecast.bench_forecast_frontier,
     "duffing-throughput": duffing.bench_duffing_throughput,
     "duffing-learning": duffing.bench_duffing_learning,
 }

@@ -7,8 +7,13 @@ by name.
 - `windows`: which frames train and which test (`plan`, `training_windows`), with no
   frame in both, and the normalisation from training frames only;
 - `baselines`: forecasters that need no training (`Persistence`, `DMD`);
+- `learned`, `pod`, `neural`: the learned forecasters (their base class and training
+  windows; POD and ridge; the Keras ones), `rollouts` (a Keras forecaster's rollout, compiled
+  whole), `forecasters` (the types, and a config entry or a saved folder made a forecaster);
 - `metrics`: VRMSE, nRMSE, correlation and its valid time, The Well's rollout windows,
-  spectral error, the rollout's Strouhal number and enstrophy.
+  spectral error, the rollout's Strouhal number, enstrophy and drift;
+- `frontier`: a solver run scored as a forecast (`benchmarks/run.py forecast-frontier`);
+- `stage` (the rule's entry), `goals`, `plots`, `store` (the rollout store's contract).
 
 A forecaster, learned or not, has
 - `history: int | None`: the steps it reads (None: the task's `history`), passed to
@@ -16,5 +21,7 @@ A forecaster, learned or not, has
 - `rollout(history, group, steps) -> np.ndarray`: from `history` (h, y, x) float32, the
   input frames of group `group` (oldest first, `stride` snapshots apart), the next `steps`
   frames (steps, y, x) float32. NaN cells (inside the cylinder) are ignored in the fit
-  and stay NaN in the output.
+  and stay NaN in the output;
+- `rollout_batch(histories, groups, steps)`: the same for a batch of histories (b, h, y, x)
+  at once, (b, steps, y, x): what the stage calls, one batch for all its tests.
 """
