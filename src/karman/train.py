@@ -143,7 +143,7 @@ def build_keras_model(keras, spec: dict, input_shape: tuple[int, ...], input_mea
 
 
 def fit_keras(spec: dict, field: xr.DataArray, targets: np.ndarray, splits: np.ndarray, model_dir: Path, *, backend: str, threads: int,
-              gpu: bool, shuffle_mb: float, output_name: str = "reynolds", log_every: float = 10.0) -> np.ndarray:
+              gpu: bool, shuffle_mb: float, output_name: str = "reynolds", log_every: float = 0.0) -> np.ndarray:
     """Fit an MLP or CNN on the `train` samples of `field` (early stopping on `val`).
 
     `targets` is (samples,) or (samples, targets); returns the predictions of every sample
