@@ -200,8 +200,8 @@ def bench_forecast_frontier(scratch: Path, repeats: int) -> None:
     own = np.flatnonzero(store["reynolds"].values == reynolds)
     own = own[np.argsort(store["time"].values[own])]
     reference, times = store["vorticity"].values[own], store["time"].values[own]
-    strouhal = json.loads((workdir / "results/flow/summary.json").read_text())
-    strouhal = next(flow["strouhal"]["measured"] for flow in strouhal["flows"] if flow["reynolds"] == reynolds)
+    flows = json.loads((workdir / "results/flow/summary.json").read_text())["flows"]
+    strouhal = next(flow["strouhal"]["measured"] for flow in flows if flow["reynolds"] == reynolds)
     rows = []
     for name in forecasters:
         rollout = open_store(workdir / f"results/forecast/{name}/rollout.zarr").sel(reynolds=reynolds)

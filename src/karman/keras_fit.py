@@ -75,7 +75,7 @@ def optimizer(keras, name: str, learning_rate: float):
     return getattr(keras.optimizers, OPTIMIZERS[name])(learning_rate=learning_rate)
 
 
-def progress_logger(keras, label: str, epochs: int, log_every: float, logger: logging.Logger = log):
+def progress_logger(keras, label: str, epochs: int, log_every: float):
     """A callback that logs each epoch's losses and the time left, at most every `log_every` s."""
 
     class Progress(keras.callbacks.Callback):
@@ -87,7 +87,7 @@ def progress_logger(keras, label: str, epochs: int, log_every: float, logger: lo
             if epoch == 0 or epoch + 1 == epochs or now - self.reported >= log_every:
                 per_epoch = (now - self.began) / (epoch + 1)
                 losses = ", ".join(f"{key}={value:.4g}" for key, value in (logs or {}).items())
-                logger.info("%s: epoch %d/%d: %s (%.2f s/epoch, at most %.0f s left)", label, epoch + 1, epochs, losses, per_epoch,
+                log.info("%s: epoch %d/%d: %s (%.2f s/epoch, at most %.0f s left)", label, epoch + 1, epochs, losses, per_epoch,
                             per_epoch * (epochs - epoch - 1))
                 self.reported = now
 

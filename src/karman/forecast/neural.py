@@ -10,7 +10,7 @@ karman's one Keras fit loop (`karman.keras_fit`).
   validation window; with none at all, or `patience` ≥ `epochs`, every epoch runs and the
   last one's weights are kept.
 - `seed`: a forecaster built with its own `seed` uses it; otherwise `fit`'s `seed`. Same
-  seed, backend and machine → the same weights (`karman.train.configure_keras` makes
+  seed, backend and machine → the same weights (`karman.keras_fit.configure_keras` makes
   TensorFlow's ops deterministic; batches are shuffled with numpy's generator seeded by
   (seed, epoch)).
 """
