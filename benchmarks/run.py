@@ -2,6 +2,8 @@
 
     uv run python benchmarks/run.py            # every benchmark
     uv run python benchmarks/run.py fields     # only those whose name starts with "fields"
+    uv run python benchmarks/run.py sweep forecast-frontier --scratch ~/karman-bench
+                                               # keep the working folders, so a later run reuses them
 
 Each benchmark prints one line, `name: <ratio>x <what over what> (<details>)`. Timings
 vary between runs on shared machines: compare the ratios of one run, not absolute
@@ -46,13 +48,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"benchmark name prefixes (default: all of {', '.join(BENCHMARKS)})")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scratch", type=Path, help="a folder to keep the benchmarks' working folders in (default: a temporary one, removed at the end)")
     args = parser.parse_args()
     chosen = [name for name in BENCHMARKS if not args.names or any(name.startswith(prefix) for prefix in args.names)]
     if not chosen:
         parser.error(f"no benchmark matches {args.names}; known: {', '.join(BENCHMARKS)}")
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in chosen:
-            BENCHMARKS[name](Path(scratch), args.repeats)
+    if args.scratch:
+        args.scratch.mkdir(parents=True, exist_ok=True)
+        run(chosen, args.scratch.resolve(), args.repeats)
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            run(chosen, Path(scratch), args.repeats)
+
+
+def run(chosen: list[str], scratch: Path, repeats: int) -> None:
+    for name in chosen:
+        BENCHMARKS[name](scratch, repeats)
 
 
 if __name__ == "__main__":
