@@ -19,6 +19,7 @@ from karman.forecast.neural import (
     summed_mse,
 )
 from karman.forecast.pod import PODRidge
+from karman.forecast.recurrent import PODGRU
 from karman.forecast.windows import ForecastTask, group_frames, plan, training_windows
 from karman.keras_fit import configure_keras
 
@@ -209,6 +210,41 @@ def test_pod_mlp_continues_a_training_group(wake, tmp_path):
     np.testing.assert_array_equal(rollout_of(load_forecaster(tmp_path / "mlp"), wake, 900.0, 10)[0], forecast)
 
 
+def test_pod_gru_trained_on_its_own_rollouts_continues_an_unseen_group_and_reads_a_sequence(wake, tmp_path):
+    forecaster = PODGRU(rank=8, units=16, unroll=4, epochs=40, batch_size=16, patience=40)
+    metrics = forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    assert (metrics["type"], metrics["rank"], metrics["epochs"]) == ("gru", 4, 40)
+    assert metrics["history"]["loss"][-1] < 0.1 * metrics["history"]["loss"][0]
+    assert [layer.__class__.__name__ for layer in forecaster.model.layers].count("GRU") == 1
+    forecast, truth = rollout_of(forecaster, wake, 600.0, 20)  # the unseen group, 20 steps: a whole period
+    np.testing.assert_array_equal(np.isnan(forecast), np.isnan(truth))
+    assert correlation(truth, forecast).min() > 0.95
+    history = wake["values"][wake["rollouts"][600.0].history]
+    assert not np.allclose(forecaster.rollout(history, 600.0, 1), forecaster.rollout(history[::-1], 600.0, 1), equal_nan=True)
+    forecaster.save(tmp_path / "gru")
+    loaded = load_forecaster(tmp_path / "gru")
+    assert type(loaded) is PODGRU
+    np.testing.assert_array_equal(rollout_of(loaded, wake, 600.0, 20)[0], forecast)
+
+
+def test_an_untrained_pod_gru_adds_the_mean_increment_and_its_unrolled_loss_sums_the_steps(wake):
+    forecaster = PODGRU(rank=8, unroll=3, epochs=1)
+    samples, frames = forecaster.prepare(wake["field"], wake["groups"], wake["train"], TASK)
+    forecaster.fit_pod(frames, 8, 1)
+    forecaster.fit_increments(np.zeros((2, len(forecaster.modes))))  # a mean increment of 0, an RMS of 1
+    keras = configure_keras(**FIT)
+    forecaster.model = forecaster.build(keras, len(forecaster.modes))  # its last layer starts at zero: no increment
+    history = wake["values"][wake["rollouts"][600.0].history]
+    persistence = forecaster.frames_of(forecaster.coefficients(forecaster.standardise(history[-1:])))
+    np.testing.assert_allclose(forecaster.rollout(history, 600.0, 3), forecaster.in_units(np.repeat(persistence[np.newaxis], 3, axis=1),
+                               np.isnan(history).any(axis=0)[np.newaxis])[0], rtol=1e-5, atol=1e-5, equal_nan=True)
+    coefficients = forecaster.batch_coefficients(forecaster.standardise(history)[np.newaxis]).astype(np.float32)
+    unrolled = forecaster.unrolled(keras, 0)({"coefficients": coefficients, "group": np.zeros((1, 1), np.float32)})
+    assert unrolled.shape == (1, 3, len(forecaster.modes))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(unrolled)[0], np.repeat(coefficients[:, -1] * forecaster.loss_weight, 3, axis=0),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_save_and_load_give_the_same_rollout(wake, unet, tmp_path):
     ridge = PODRidge(rank=8)
     ridge.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
@@ -259,11 +295,13 @@ def test_build_forecaster_dispatches_on_type():
     assert isinstance(cnn, UNetForecaster) and (cnn.filters, cnn.unroll, cnn.noise, cnn.optimizer) == ([8, 16, 32], 3, 0.01, "adamw")
     convlstm = build_forecaster({"type": "convlstm", "filters": [8], "unroll": 2}, TASK)
     assert isinstance(convlstm, ConvLSTMForecaster) and (convlstm.filters, convlstm.unroll, convlstm.activation) == ([8], 2, "tanh")
-    assert [trainable(f) for f in (Persistence(), DMD(4), ridge, mlp, cnn, convlstm)] == [False, False, True, True, True, True]
+    gru = build_forecaster({"type": "gru", "units": 8, "unroll": 2}, TASK)
+    assert isinstance(gru, PODGRU) and (gru.units, gru.unroll, gru.rank, gru.noise) == (8, 2, 32, 0.0)
+    assert [trainable(f) for f in (Persistence(), DMD(4), ridge, mlp, gru, cnn, convlstm)] == [False, False, True, True, True, True, True]
 
 
 @pytest.mark.parametrize("spec, kwargs, message", [
-    ({"type": "lstm"}, {}, r"forecaster type 'lstm' is not supported; allowed types: persistence, dmd, ridge, mlp, cnn, convlstm"),
+    ({"type": "lstm"}, {}, r"forecaster type 'lstm' is not supported; allowed types: persistence, dmd, ridge, mlp, gru, cnn, convlstm"),
     ({}, {}, r"forecaster type None is not supported"),
     ({"type": "ridge", "filters": [4]}, {}, r"type 'ridge' has no setting filters; allowed: alpha, history, rank"),
     ({"type": "dmd", "periods": 2}, {}, r"needs the Strouhal number"),
@@ -271,19 +309,21 @@ def test_build_forecaster_dispatches_on_type():
     ({"type": "cnn", "optimizer": "lbfgs"}, {}, r"cnn: optimizer 'lbfgs' is not one of adam, adamw, sgd, rmsprop"),
     ({"type": "cnn", "unroll": 0}, {}, r"cnn: unroll must be a whole number of at least 1"),
     ({"type": "convlstm", "filters": []}, {}, r"convlstm: filters must be counts of at least 1"),
+    ({"type": "gru", "units": 0}, {}, r"gru: units must be a whole number of at least 1"),
+    ({"type": "gru", "noise": -1}, {}, r"gru: noise must be at least 0"),
 ])
 def test_build_forecaster_refuses_what_it_cannot_build(spec, kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_forecaster(spec, TASK, **kwargs)
 
 
-@pytest.mark.parametrize("kind", ["ridge", "mlp", "cnn", "persistence", "dmd"])
+@pytest.mark.parametrize("kind", ["ridge", "mlp", "gru", "cnn", "persistence", "dmd"])
 def test_a_batch_of_rollouts_equals_the_rollouts_one_by_one(wake, unet, kind):
     """The forecast stage rolls every test out in one batch (one call per step); each rollout is the one it gives alone."""
     if kind == "cnn":
         forecaster = unet[0]
     else:
-        forecaster = build_forecaster({"type": kind, **({"epochs": 2} if kind == "mlp" else {})}, TASK)
+        forecaster = build_forecaster({"type": kind, **({"epochs": 2} if kind in ("mlp", "gru") else {})}, TASK)
         if trainable(forecaster):
             forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
     history = forecaster.history or TASK.history
@@ -296,7 +336,7 @@ def test_a_batch_of_rollouts_equals_the_rollouts_one_by_one(wake, unet, kind):
         np.testing.assert_allclose(rollout, forecaster.rollout(one, group, 6), rtol=1e-5, atol=1e-5, equal_nan=True)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "cnn", "convlstm"])
+@pytest.mark.parametrize("kind", ["mlp", "gru", "cnn", "convlstm"])
 def test_the_compiled_rollout_equals_the_step_by_step_one(wake, unet, kind):
     """The whole rollout as one XLA program (tf.function, jit_compile) gives what a Python loop of Keras calls gives."""
     if kind == "cnn":

@@ -16,9 +16,10 @@ from karman.forecast.baselines import DMD, Persistence
 from karman.forecast.learned import Learned
 from karman.forecast.neural import PODMLP, ConvLSTMForecaster, UNetForecaster
 from karman.forecast.pod import PODRidge
+from karman.forecast.recurrent import PODGRU
 from karman.forecast.windows import ForecastTask
 
-LEARNED = {"ridge": PODRidge, "mlp": PODMLP, "cnn": UNetForecaster, "convlstm": ConvLSTMForecaster}
+LEARNED = {"ridge": PODRidge, "mlp": PODMLP, "gru": PODGRU, "cnn": UNetForecaster, "convlstm": ConvLSTMForecaster}
 FORECASTERS = {"persistence": Persistence, "dmd": DMD, **LEARNED}
 TYPES = tuple(FORECASTERS)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from karman.forecast.windows import UNSEEN
 
-KERAS_TYPES = ("mlp", "cnn", "convlstm")
+KERAS_TYPES = ("mlp", "gru", "cnn", "convlstm")
 VALID_PERIODS = 2.0  # shedding periods at correlation ≥ 0.9
 STROUHAL_TOLERANCE = 0.02  # relative deviation of the rollout's St from the truth's
 LEAD = "10"  # the lead at which VRMSE is compared with persistence's

@@ -7,9 +7,9 @@ A learned forecaster has the forecasters' interface (see `karman.forecast`) and 
 `field` is the lazy (sample, y, x) store variable, `groups` the group (Re) of every sample,
 `train_frames` the sample indices training may use per group (`windows.plan`); the dict it
 returns (epochs, losses, device, …; nothing in seconds: the stage times the fit) goes into
-metrics.json. The types: `karman.forecast.pod` (`ridge`, numpy only) and
-`karman.forecast.neural` (`mlp`, `cnn`, `convlstm`, Keras); `karman.forecast.forecasters`
-builds one from its config entry.
+metrics.json. The types: `karman.forecast.pod` (`ridge`, numpy only),
+`karman.forecast.neural` (`mlp`, `cnn`, `convlstm`, Keras) and `karman.forecast.recurrent`
+(`gru`, Keras); `karman.forecast.forecasters` builds one from its config entry.
 
 Shared by all:
 - Frames are standardised with one mean and standard deviation over the training frames
@@ -47,10 +47,6 @@ from karman.forecast.windows import ForecastTask, normalisation, training_window
 log = logging.getLogger(__name__)
 
 VALIDATION_FRACTION = 0.1  # the last tenth of each group's training windows, in time
-
-
-# ---------------------------------------------------------------------------------------
-# Frames and windows
 
 
 # ---------------------------------------------------------------------------------------

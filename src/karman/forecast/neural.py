@@ -86,8 +86,50 @@ class KerasLearned(Learned):
         self.model = keras.saving.load_model(directory / "model.keras", compile=False)
 
 
+class PODKerasLearned(KerasLearned, POD):
+    """What the Keras forecasters on POD coefficients share: the scaling of the increments
+    the net predicts, and the arrays saved beside the model."""
+
+    def fit_increments(self, increments: np.ndarray) -> None:
+        """The mean (per mode, frame units) and one RMS for all modes of the training windows' increments (n, rank)."""
+        self.increment_mean = (increments * self.scale).mean(axis=0)
+        rms = float(np.sqrt(np.mean((increments * self.scale - self.increment_mean) ** 2)))
+        self.increment_scale = rms if rms > 0 else 1.0
+
+    def coefficient_increment(self, predicted):
+        """The net's output (batch, rank), in its scaled units → the increment of the unit-variance coefficients."""
+        return (predicted * np.float32(self.increment_scale) + self.increment_mean.astype(np.float32)) / self.scale.astype(np.float32)
+
+    def rollout_batch(self, histories: np.ndarray, groups, steps: int, *, compiled: bool = True) -> np.ndarray:
+        """Every rollout (batch, steps, y, x) at once, in POD space (`karman.forecast.rollouts`):
+        `advance` (a subclass's, in `keras.ops`) applied to its own output `steps` times."""
+        import keras
+
+        frames, nan_cells = self.history_frames(histories)
+
+        def step(call, state):
+            coefficients, group = state  # (batch, inputs, rank), (batch, 1)
+            following = self.advance(keras.ops, call, coefficients, group)
+            return (keras.ops.concatenate([coefficients[:, 1:], following[:, np.newaxis]], axis=1), group), following
+
+        state = (self.batch_coefficients(frames).astype(np.float32), self.standard_group(groups)[:, np.newaxis])
+        coefficients = roll(keras, self.model, step, state, steps, compiled=compiled, cache=self.compiled_rollouts)
+        return self.in_units(self.batch_frames_of(np.moveaxis(coefficients, 0, 1).astype(np.float64)), nan_cells)
+
+    def save_fitted(self, directory: Path) -> None:
+        np.savez(directory / "pod.npz", **self.pod_arrays(), increment_mean=self.increment_mean,
+                 increment_scale=np.asarray(self.increment_scale))
+        self.save_model(directory)
+
+    def load_fitted(self, directory: Path) -> None:
+        with np.load(directory / "pod.npz", allow_pickle=False) as arrays:
+            self.mean_frame, self.modes, self.scale = arrays["mean_frame"], arrays["modes"], arrays["scale"]
+            self.increment_mean, self.increment_scale = arrays["increment_mean"], float(arrays["increment_scale"])
+        self.load_model(directory)
+
+
 @dataclass(eq=False)
-class PODMLP(KerasSettings, KerasLearned, POD):
+class PODMLP(KerasSettings, PODKerasLearned):
     """POD of the training frames (as `PODRidge`) and a Keras dense net that advances its
     coefficients: in, the `history` frames' unit-variance coefficients and the standardised
     group value; out, the increment of the coefficients over the last frame's in the frames'
@@ -137,9 +179,7 @@ class PODMLP(KerasSettings, KerasLearned, POD):
             return features.astype(np.float32), targets - inputs[:, -1]
 
         train_x, train_increments = features_and_increments(train)
-        self.increment_mean = (train_increments * self.scale).mean(axis=0)  # in frame units, per mode
-        rms = float(np.sqrt(np.mean((train_increments * self.scale - self.increment_mean) ** 2)))
-        self.increment_scale = rms if rms > 0 else 1.0
+        self.fit_increments(train_increments)
 
         def batches(features, increments, shuffle, batch_size):
             targets = ((increments * self.scale - self.increment_mean) / self.increment_scale).astype(np.float32)
@@ -155,35 +195,10 @@ class PODMLP(KerasSettings, KerasLearned, POD):
         return {**self.train(keras, self.model, "mse", training, validating, backend=backend, log_every=log_every),
                 "rank": len(self.modes), "energy": energy}
 
-    def rollout_batch(self, histories: np.ndarray, groups, steps: int, *, compiled: bool = True) -> np.ndarray:
-        """Every rollout (batch, steps, y, x) at once, in POD space (`karman.forecast.rollouts`)."""
-        import keras
-
-        frames, nan_cells = self.history_frames(histories)
-        ops = keras.ops
-        increment_mean, increment_scale = self.increment_mean.astype(np.float32), np.float32(self.increment_scale)
-        scale = self.scale.astype(np.float32)
-
-        def step(call, state):
-            coefficients, group = state  # (batch, inputs, rank), (batch, 1)
-            features = ops.concatenate([ops.reshape(coefficients, (ops.shape(coefficients)[0], -1)), group], axis=1)
-            following = coefficients[:, -1] + (increment_mean + increment_scale * call(features)) / scale
-            return (ops.concatenate([coefficients[:, 1:], following[:, np.newaxis]], axis=1), group), following
-
-        state = (self.batch_coefficients(frames).astype(np.float32), self.standard_group(groups)[:, np.newaxis])
-        coefficients = roll(keras, self.model, step, state, steps, compiled=compiled, cache=self.compiled_rollouts)
-        return self.in_units(self.batch_frames_of(np.moveaxis(coefficients, 0, 1).astype(np.float64)), nan_cells)
-
-    def save_fitted(self, directory: Path) -> None:
-        np.savez(directory / "pod.npz", **self.pod_arrays(), increment_mean=self.increment_mean,
-                 increment_scale=np.asarray(self.increment_scale))
-        self.save_model(directory)
-
-    def load_fitted(self, directory: Path) -> None:
-        with np.load(directory / "pod.npz", allow_pickle=False) as arrays:
-            self.mean_frame, self.modes, self.scale = arrays["mean_frame"], arrays["modes"], arrays["scale"]
-            self.increment_mean, self.increment_scale = arrays["increment_mean"], float(arrays["increment_scale"])
-        self.load_model(directory)
+    def advance(self, ops, call, coefficients, group):
+        """The next coefficients (batch, rank) after `coefficients` (batch, inputs, rank) at `group` (batch, 1)."""
+        features = ops.concatenate([ops.reshape(coefficients, (ops.shape(coefficients)[0], -1)), group], axis=1)
+        return coefficients[:, -1] + self.coefficient_increment(call(features))
 
 
 def summed_mse(keras):
