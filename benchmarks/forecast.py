@@ -181,7 +181,7 @@ def bench_forecast_frontier(scratch: Path, repeats: int) -> None:
     import json
     import time
 
-    from karman.forecast.frontier import forecast_scores, phase_aligned_forecast
+    from karman.forecast.frontier import common_cells, forecast_scores, phase_aligned_forecast
     from karman.settings import check_config
     from karman.stores import open_store
     from karman.vortex.fields import vorticity_samples
@@ -227,12 +227,13 @@ def bench_forecast_frontier(scratch: Path, repeats: int) -> None:
         seconds = time.perf_counter() - began
         omega = vorticity_samples(run, config["fields"]["crop"], {"factor": 1, "method": "stride"}, config["fields"]["operator"])
         # onto the reference's cells and times (a grid's snapshot interval is the nearest whole number of its steps)
-        omega = omega.swap_dims(sample="time").interp(time=times, x=store["x"].values, y=store["y"].values).values
+        # (extrapolated by at most a cell or a snapshot interval at the edges)
+        omega = omega.swap_dims(sample="time").interp(time=times, x=store["x"].values, y=store["y"].values, kwargs={"fill_value": None}).values
         candidate = omega[start::stride]
-        forecast, shift = phase_aligned_forecast(reference[start], candidate, horizon, period_steps)
+        forecast, shift = phase_aligned_forecast(common_cells(reference[start], candidate), candidate, horizon, period_steps)
         simulated = flow["spinup_time"] + flow["sample_time"]
         rows.append({"name": f"solver {cells} cells/D ({params.nx}x{params.ny})", "kind": "solver", "seconds_per_time": seconds / simulated,
-                     "shift": shift, **forecast_scores(truth, forecast, step_time, FRONTIER_LEAD)})
+                     "shift": shift, **forecast_scores(common_cells(truth, forecast), forecast, step_time, FRONTIER_LEAD)})
     print(f"forecast-frontier (config/sweep.yaml, unseen Re {reynolds:g}, St {strouhal:.3f}; horizon {horizon} steps of {step_time:.2f} D/U; "
           f"{len(os.sched_getaffinity(0))} threads):")
     print("| run | wall s per D/U | VRMSE at lead 10 | valid time (D/U, correlation ≥ 0.9) |\n|---|---|---|---|")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from karman.forecast.frontier import forecast_scores, phase_aligned_forecast
+from karman.forecast.frontier import common_cells, forecast_scores, phase_aligned_forecast
 
 PERIOD = 25  # steps per period
 
@@ -36,3 +36,15 @@ def test_a_run_at_a_higher_frequency_drifts_out_of_phase_when_the_theory_says():
 def test_a_candidate_too_short_to_align_is_named():
     with pytest.raises(ValueError, match="holds no alignment"):
         phase_aligned_forecast(wave([0])[0], wave(np.arange(30)), horizon=10, period_steps=PERIOD)
+
+
+def test_cells_solid_on_the_coarse_grid_only_are_left_out_of_both():
+    """A coarser grid's cylinder covers other cells: scored on the reference's alone, its NaN cells make every score NaN."""
+    truth, candidate = wave(np.arange(100, 140)), wave(np.arange(200), phase=1.3)
+    candidate[:, 3:5, 10:12] = np.nan
+    reference = common_cells(wave([99]), candidate)[0]
+    assert np.isnan(reference).sum() == 4
+    forecast, _ = phase_aligned_forecast(reference, candidate, horizon=40, period_steps=PERIOD)
+    assert np.isnan(forecast_scores(truth, forecast, step_time=0.2, lead=10)["vrmse_at_lead"])
+    scores = forecast_scores(common_cells(truth, forecast), forecast, step_time=0.2, lead=10)
+    assert scores["valid_steps"] == 40 and scores["vrmse_at_lead"] < 0.15

@@ -9,6 +9,9 @@ frame, searched over one shedding period, and reads the coarse run's frames afte
 forecast: what a coarse solver started from the reference state would give if its
 transient only shifted the phase. It favours the solver a little (the best of a period's
 shifts), never the forecasters.
+
+A coarser grid masks other cells as solid (its cylinder's cells, resampled): both are scored
+on the cells finite in both (`common_cells`), which again favours the solver a little.
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from karman.forecast import metrics
+
+
+def common_cells(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """`reference` frames (…, y, x), NaN also where any `candidate` frame (time, y, x) is NaN."""
+    return np.where(np.isnan(candidate).any(axis=0), np.nan, reference)
 
 
 def phase_aligned_forecast(reference_start: np.ndarray, candidate: np.ndarray, horizon: int, period_steps: int) -> tuple[np.ndarray, int]:
