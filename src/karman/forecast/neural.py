@@ -90,6 +90,15 @@ class PODKerasLearned(KerasLearned, POD):
     """What the Keras forecasters on POD coefficients share: the scaling of the increments
     the net predicts, and the arrays saved beside the model."""
 
+    def fit_coefficients(self, field, groups, train_frames, task, seed, threads, backend, gpu):
+        """Keras configured, the POD fitted: (keras, the seed, the training frames' sample indices,
+        their unit-variance coefficients (n, rank), the energy the modes hold)."""
+        seed = seed if self.seed is None else self.seed
+        keras = configure_keras(backend, seed, threads, gpu)
+        samples, frames = self.prepare(field, groups, train_frames, task)
+        energy = self.fit_pod(frames, self.rank, threads)
+        return keras, seed, samples, self.coefficients(frames), energy
+
     def fit_increments(self, increments: np.ndarray) -> None:
         """The mean (per mode, frame units) and one RMS for all modes of the training windows' increments (n, rank)."""
         self.increment_mean = (increments * self.scale).mean(axis=0)
@@ -164,12 +173,7 @@ class PODMLP(KerasSettings, PODKerasLearned):
 
     def fit(self, field: xr.DataArray, groups: np.ndarray, train_frames: dict[float, np.ndarray], task: ForecastTask, *, seed: int,
             threads: int, backend: str, gpu: bool, log_every: float = 10.0) -> dict:
-        seed = seed if self.seed is None else self.seed
-        keras = configure_keras(backend, seed, threads, gpu)
-        samples, frames = self.prepare(field, groups, train_frames, task)
-        energy = self.fit_pod(frames, self.rank, threads)
-        coefficients = self.coefficients(frames)
-        del frames
+        keras, seed, samples, coefficients, energy = self.fit_coefficients(field, groups, train_frames, task, seed, threads, backend, gpu)
         train, validate = validation_split(train_frames, task, 1, self.inputs)
         groups = np.asarray(groups)
 

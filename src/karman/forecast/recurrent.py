@@ -18,7 +18,6 @@ import xarray as xr
 from karman.forecast.learned import VALIDATION_FRACTION, WindowBatches, validation_split
 from karman.forecast.neural import KerasSettings, PODKerasLearned
 from karman.forecast.windows import ForecastTask
-from karman.keras_fit import configure_keras
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +88,7 @@ class PODGRU(KerasSettings, PODKerasLearned):
 
     def fit(self, field: xr.DataArray, groups: np.ndarray, train_frames: dict[float, np.ndarray], task: ForecastTask, *, seed: int,
             threads: int, backend: str, gpu: bool, log_every: float = 10.0) -> dict:
-        seed = seed if self.seed is None else self.seed
-        keras = configure_keras(backend, seed, threads, gpu)
-        samples, frames = self.prepare(field, groups, train_frames, task)
-        energy = self.fit_pod(frames, self.rank, threads)
-        coefficients = self.coefficients(frames)
-        del frames
+        keras, seed, samples, coefficients, energy = self.fit_coefficients(field, groups, train_frames, task, seed, threads, backend, gpu)
         train, validate = validation_split(train_frames, task, self.unroll, self.inputs)
         groups = np.asarray(groups)
         positions = np.searchsorted(samples, train[:, self.inputs - 1:self.inputs + 1])
