@@ -264,3 +264,60 @@ def frontier_figure(rows: list[dict], path: Path, title: str) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+LONG_HISTORY = 32  # the frames dmd_long reads; every long rollout starts after them
+
+
+def bench_forecast_horizon(scratch: Path, repeats: int) -> None:
+    """How long config/sweep.yaml's `gru` and `dmd_long` stay valid at each unseen Re when they
+    roll out over the whole stored series (200 frames: 168 steps after the 32 frames that
+    dmd_long reads, 6.5 to 8 shedding periods), not the workflow's 60-step horizon. The gru
+    is fitted as the forecast stage fits it, on the sweep run's store in scratch/sweep (`sweep`
+    makes it; this runs the workflow up to the fields if it is not there); both start at the
+    same frame, the gru from the last `history` frames, dmd_long from its 32. Prints, per Re,
+    the valid time (correlation ≥ 0.9) in periods, the St of the rollout and the drift scores."""
+    from karman.forecast import metrics
+    from karman.forecast.forecasters import build_forecaster
+    from karman.forecast.windows import ForecastTask, group_frames, plan
+    from karman.settings import check_config
+
+    config = check_config(sweep_config(), REPO / "schemas/config.schema.yaml")
+    workdir = scratch / "sweep"
+    if not (workdir / "results/forecast/dmd_long/rollout.zarr").is_dir():
+        run_workflow(workdir, config, ("results/forecast/dmd_long/rollout.zarr",))
+    store = open_store(workdir / "results/fields/vorticity.zarr")
+    tested = open_store(workdir / "results/forecast/dmd_long/rollout.zarr")  # which Re the forecast stage held out
+    held = [float(r) for r, test in zip(tested["reynolds"].values, tested["test"].values) if test == "unseen-re"]
+    settings = config["forecast"]
+    task = ForecastTask(**{key: settings[key] for key in ("history", "stride", "horizon", "future_fraction")})
+    frames = group_frames(store["reynolds"].values, store["time"].values)
+    _, train_frames = plan(frames, held, task)
+    gru = build_forecaster(settings["models"]["gru"], task)
+    gru.fit(store["vorticity"], store["reynolds"].values, train_frames, task, seed=settings["models"]["gru"].get("seed", 0), threads=len(os.sched_getaffinity(0)),
+            backend="tensorflow", gpu=False)
+    dmd = build_forecaster(settings["models"]["dmd_long"], task)
+    probe = metrics.nearest_cell(store["y"].values, store["x"].values, (settings["probe"]["y"], settings["probe"]["x"]))
+    print(f"forecast-horizon (config/sweep.yaml, unseen Re, the whole series after frame {LONG_HISTORY}):")
+    print("| Re | steps | forecaster | valid time (periods) | St error | St error, last half | amplitude ratio, last period | "
+          "enstrophy ratio, last period |\n|---|---|---|---|---|---|---|---|")
+    for reynolds in held:
+        series = store["vorticity"].values[frames[reynolds]]
+        times = store["time"].values[frames[reynolds]]
+        truth, steps = series[LONG_HISTORY:], len(series) - LONG_HISTORY
+        strouhal = metrics.rollout_strouhal(truth, times[LONG_HISTORY:], probe)
+        for name, forecaster, history in (("gru", gru, series[LONG_HISTORY - (gru.history or task.history):LONG_HISTORY]),
+                                          ("dmd_long", dmd, series[:LONG_HISTORY])):
+            rollout = forecaster.rollout(history, reynolds, steps)
+            valid = metrics.valid_time_units(metrics.valid_time(metrics.correlation(truth, rollout), 0.9), float(times[1] - times[0]), strouhal)
+            strouhal_rollout = metrics.rollout_strouhal(rollout, times[LONG_HISTORY:], probe)
+            drift = metrics.drift(truth, rollout, times[LONG_HISTORY:], probe, strouhal)
+            half = drift["strouhal_last_half"]
+            print(f"| {reynolds:g} | {steps} | {name} | {valid['periods']:.2f} | {deviation(strouhal_rollout, strouhal)} | "
+                  f"{deviation(half['rollout'], half['truth'])} | {drift['amplitude_ratio_last_period'] or float('nan'):.2f} | "
+                  f"{drift['enstrophy_ratio_last_period'] or float('nan'):.2f} |")
+
+
+def deviation(value: float | None, reference: float | None) -> str:
+    """`value`'s relative deviation from `reference` in per cent, or — where either is missing (no St found)."""
+    return "—" if value is None or reference is None else f"{100 * (value / reference - 1):+.1f} %"

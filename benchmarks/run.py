@@ -39,6 +39,7 @@ BENCHMARKS = {
     "forecast-speed": forecast.bench_forecast_speed,
     "forecast-batch": forecast.bench_forecast_batch,
     "forecast-frontier": forecast.bench_forecast_frontier,
+    "forecast-horizon": forecast.bench_forecast_horizon,
     "duffing-throughput": duffing.bench_duffing_throughput,
     "duffing-learning": duffing.bench_duffing_learning,
 }
