@@ -228,7 +228,7 @@ def bench_forecast_frontier(scratch: Path, repeats: int) -> None:
         omega = vorticity_samples(run, config["fields"]["crop"], {"factor": 1, "method": "stride"}, config["fields"]["operator"])
         # onto the reference's cells and times (a grid's snapshot interval is the nearest whole number of its steps)
         # (extrapolated by at most a cell or a snapshot interval at the edges)
-        omega = omega.swap_dims(sample="time").interp(time=times, x=store["x"].values, y=store["y"].values, kwargs={"fill_value": None}).values
+        omega = omega.swap_dims(sample="time").interp(time=times, x=store["x"].values, y=store["y"].values, kwargs={"fill_value": "extrapolate"}).values
         candidate = omega[start::stride]
         forecast, shift = phase_aligned_forecast(common_cells(reference[start], candidate), candidate, horizon, period_steps)
         simulated = flow["spinup_time"] + flow["sample_time"]
