@@ -87,8 +87,9 @@ class KerasLearned(Learned):
 
 
 class PODKerasLearned(KerasLearned, POD):
-    """What the Keras forecasters on POD coefficients share: the scaling of the increments
-    the net predicts, and the arrays saved beside the model."""
+    """What the Keras forecasters on POD coefficients (`mlp`, `gru`) share: the start of the
+    fit, the scaling of the increments the net predicts, the rollout in POD space (a
+    subclass gives `advance`, one step) and the arrays saved beside the model."""
 
     def fit_coefficients(self, field, groups, train_frames, task, seed, threads, backend, gpu):
         """Keras configured, the POD fitted: (keras, the seed, the training frames' sample indices,

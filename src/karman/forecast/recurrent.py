@@ -2,9 +2,10 @@
 the history frames in order, and advances them, trained on its own rollouts.
 
 A recurrent model on POD coefficients (POD + LSTM/GRU) forecast cylinder wakes better than
-ConvLSTM and autoencoder models in the comparison of Abadía-Heredia et al. (2024). karman's differs from `PODMLP` (`karman.forecast.neural`) in two ways: the
-history is a sequence, not a flat vector, and the loss is that of `unroll` steps of its own
-rollout (as the U-Net's), which keeps long rollouts on the limit cycle.
+ConvLSTM and autoencoder models in the comparison of Abadía-Heredia et al. (2024). karman's
+differs from `PODMLP` (`karman.forecast.neural`) in two ways: the history is a sequence, not
+a flat vector, and the loss is that of `unroll` steps of its own rollout (as the U-Net's),
+which keeps long rollouts on the limit cycle (docs/forecasting.md, `forecast-horizon`).
 """
 
 from __future__ import annotations
