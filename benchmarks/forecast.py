@@ -228,7 +228,8 @@ def bench_forecast_frontier(scratch: Path, repeats: int) -> None:
         omega = vorticity_samples(run, config["fields"]["crop"], {"factor": 1, "method": "stride"}, config["fields"]["operator"])
         # onto the reference's cells and times (a grid's snapshot interval is the nearest whole number of its steps)
         # (extrapolated by at most a cell or a snapshot interval at the edges)
-        omega = omega.swap_dims(sample="time").interp(time=times, x=store["x"].values, y=store["y"].values, kwargs={"fill_value": "extrapolate"}).values
+        omega = omega.swap_dims(sample="time").interp(time=times, x=store["x"].values, y=store["y"].values,
+                                                      kwargs={"fill_value": "extrapolate"}).values
         candidate = omega[start::stride]
         forecast, shift = phase_aligned_forecast(common_cells(reference[start], candidate), candidate, horizon, period_steps)
         simulated = flow["spinup_time"] + flow["sample_time"]
@@ -274,7 +275,7 @@ def bench_forecast_horizon(scratch: Path, repeats: int) -> None:
     roll out over the whole stored series (200 frames: 168 steps after the 32 frames that
     dmd_long reads, 6.5 to 8 shedding periods), not the workflow's 60-step horizon. The gru
     is fitted as the forecast stage fits it, on the sweep run's store in scratch/sweep (`sweep`
-    makes it; this runs the workflow up to the fields if it is not there); both start at the
+    makes it; this runs the workflow up to dmd_long's rollouts if they are not there); both start at the
     same frame, the gru from the last `history` frames, dmd_long from its 32. Prints, per Re,
     the valid time (correlation ≥ 0.9) in periods, the St of the rollout and the drift scores."""
     from karman.forecast import metrics
@@ -293,17 +294,18 @@ def bench_forecast_horizon(scratch: Path, repeats: int) -> None:
     task = ForecastTask(**{key: settings[key] for key in ("history", "stride", "horizon", "future_fraction")})
     frames = group_frames(store["reynolds"].values, store["time"].values)
     _, train_frames = plan(frames, held, task)
-    gru = build_forecaster(settings["models"]["gru"], task)
-    gru.fit(store["vorticity"], store["reynolds"].values, train_frames, task, seed=settings["models"]["gru"].get("seed", 0), threads=len(os.sched_getaffinity(0)),
-            backend="tensorflow", gpu=False)
+    spec = settings["models"]["gru"]
+    gru = build_forecaster(spec, task)
+    gru.fit(store["vorticity"], store["reynolds"].values, train_frames, task, seed=spec.get("seed", 0),
+            threads=len(os.sched_getaffinity(0)), backend="tensorflow", gpu=False)
     dmd = build_forecaster(settings["models"]["dmd_long"], task)
     probe = metrics.nearest_cell(store["y"].values, store["x"].values, (settings["probe"]["y"], settings["probe"]["x"]))
     print(f"forecast-horizon (config/sweep.yaml, unseen Re, the whole series after frame {LONG_HISTORY}):")
     print("| Re | steps | forecaster | valid time (periods) | St error | St error, last half | amplitude ratio, last period | "
           "enstrophy ratio, last period |\n|---|---|---|---|---|---|---|---|")
     for reynolds in held:
-        series = store["vorticity"].values[frames[reynolds]]
-        times = store["time"].values[frames[reynolds]]
+        own = store.isel(sample=frames[reynolds])  # this Re's frames only, in time order
+        series, times = own["vorticity"].values, own["time"].values
         truth, steps = series[LONG_HISTORY:], len(series) - LONG_HISTORY
         strouhal = metrics.rollout_strouhal(truth, times[LONG_HISTORY:], probe)
         for name, forecaster, history in (("gru", gru, series[LONG_HISTORY - (gru.history or task.history):LONG_HISTORY]),
