@@ -21,6 +21,7 @@ from karman.loader import keras_fit_data
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+SCHEDULES = ("constant", "cosine")  # the learning rate over the epochs: fixed, or cosine decay to 1/20 of it by the last epoch
 
 
 # What a Keras backend needs to find an NVIDIA GPU, as karman installs it.
@@ -70,9 +71,18 @@ def gpu_devices(backend: str) -> list[str]:
     return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
-def optimizer(keras, name: str, learning_rate: float):
-    """The Keras optimiser of a config's `optimizer` name (one of OPTIMIZERS)."""
-    return getattr(keras.optimizers, OPTIMIZERS[name])(learning_rate=learning_rate)
+def optimizer(keras, name: str, learning_rate: float, schedule: str = "constant", steps: int = 1):
+    """The Keras optimiser of a config's `optimizer` name (one of OPTIMIZERS), its rate `learning_schedule`'s."""
+    return getattr(keras.optimizers, OPTIMIZERS[name])(learning_rate=learning_schedule(keras, learning_rate, schedule, steps))
+
+
+def learning_schedule(keras, learning_rate: float, schedule: str, steps: int):
+    """`learning_rate` fixed (`schedule` "constant") or decaying along a cosine to 1/20 of it over `steps` updates ("cosine")."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule {schedule!r} is not one of {', '.join(SCHEDULES)}")
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps), alpha=0.05)
+    return learning_rate
 
 
 def progress_logger(keras, label: str, epochs: int, log_every: float):
@@ -101,15 +111,16 @@ def device_name(backend: str) -> str:
 
 
 def fit_with_early_stopping(keras, model, loss, training, validating=None, *, label: str, epochs: int, patience: int,
-                            optimizer_name: str, learning_rate: float, backend: str, log_every: float = 10.0,
-                            callbacks: tuple = ()) -> dict:
+                            optimizer_name: str, learning_rate: float, backend: str, schedule: str = "constant",
+                            log_every: float = 10.0, callbacks: tuple = ()) -> dict:
     """Compile and fit `model` on `training`; with `validating` and `patience` < `epochs`, stop
     once the validation loss has not improved for `patience` epochs and keep the best epoch's
-    weights (else every epoch runs and the last one's weights are kept).
+    weights (else every epoch runs and the last one's weights are kept). `schedule` (SCHEDULES)
+    shapes the learning rate over the `epochs`, whether or not training stops before them.
 
     Returns the epochs run, the best (kept) epoch, its losses, the device and the loss history.
     """
-    model.compile(optimizer=optimizer(keras, optimizer_name, learning_rate), loss=loss)
+    model.compile(optimizer=optimizer(keras, optimizer_name, learning_rate, schedule, steps=epochs * len(training)), loss=loss)
     every = [progress_logger(keras, label, epochs, log_every), *callbacks]
     stopping = validating is not None and patience < epochs
     if stopping:

@@ -3,7 +3,8 @@
 karman's one Keras fit loop (`karman.keras_fit`).
 
 - Keras settings as karman's Keras models have them: `epochs`, `patience`, `batch_size`,
-  `learning_rate`, `optimizer`, `seed`. Validation (early stopping on the validation loss,
+  `learning_rate`, `optimizer`, `seed`, and `schedule` (`constant`, or `cosine`: the
+  learning rate decays along a cosine to 1/20 of it over the `epochs`). Validation (early stopping on the validation loss,
   the best epoch's weights restored): the last tenth of each group's training windows in
   time, not a random tenth (`validation_split`); the training windows that share a frame
   with them are left out of training. A group with fewer than ten windows gives no
@@ -34,7 +35,7 @@ from karman.forecast.learned import (
 from karman.forecast.pod import POD
 from karman.forecast.rollouts import roll
 from karman.forecast.windows import ForecastTask
-from karman.keras_fit import OPTIMIZERS, configure_keras, fit_with_early_stopping
+from karman.keras_fit import OPTIMIZERS, SCHEDULES, configure_keras, fit_with_early_stopping
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class KerasSettings:
     batch_size: int = 32
     learning_rate: float = 1e-3
     optimizer: str = "adam"
+    schedule: str = "constant"  # or "cosine" (karman.keras_fit.SCHEDULES)
     seed: int | None = None  # None: fit's seed
 
 
@@ -60,13 +62,15 @@ class KerasLearned(Learned):
             raise ValueError(f"{self.kind}: learning_rate must be above 0, got {self.learning_rate!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"{self.kind}: optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"{self.kind}: schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
 
     def train(self, keras, model, loss, training: WindowBatches, validating: WindowBatches | None, *, backend: str,
               log_every: float) -> dict:
         """Fit `model` with karman's Keras fit loop (early stopping on `validating`)."""
         fitted = fit_with_early_stopping(keras, model, loss, training, validating, label=self.kind, epochs=self.epochs,
                                          patience=self.patience, optimizer_name=self.optimizer, learning_rate=self.learning_rate,
-                                         backend=backend, log_every=log_every)
+                                         schedule=self.schedule, backend=backend, log_every=log_every)
         return {"type": self.kind, **fitted, "training_windows": training.count,
                 "validation_windows": validating.count if validating is not None else 0}
 
