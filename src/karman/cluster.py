@@ -39,6 +39,8 @@ from pathlib import Path
 
 import psutil
 
+from karman.atomic import write_text_whole
+
 # What the plugin's jobs look like in `squeue`: id | working directory | comment | name (the run ID).
 SQUEUE_FORMAT = "%i|%Z|%k|%j"
 SQUEUE_TIMEOUT = 30  # seconds: squeue retries a missing configuration for a minute
@@ -85,9 +87,7 @@ def record_slurm_run(message: str, workdir: str | os.PathLike = ".") -> Path | N
         return None
     path = Path(workdir) / SLURM_RUNS / f"{match.group(1)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": psutil.Process().create_time()}))
-    os.replace(partial, path)
+    write_text_whole(path, json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": psutil.Process().create_time()}))
     return path
 
 

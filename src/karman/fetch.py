@@ -30,8 +30,9 @@ import urllib.request
 from http.client import HTTPException
 from pathlib import Path
 
+from karman.atomic import written_whole
 from karman import __version__
-from karman.stores import partial_path
+
 
 log = logging.getLogger(__name__)
 
@@ -172,18 +173,14 @@ def fetch(url: str, sha256: str, path: str | os.PathLike, *, size: int | None = 
 def download(url: str, sha256: str, destination_dir: str | os.PathLike, **bounds) -> Path:
     """Download `url` into `destination_dir` and return the file's path once it is verified (see `fetch`).
 
-    The file streams into a partial name in `destination_dir` (`karman.stores.partial_path`)
+    The file streams into a partial name in `destination_dir` (`karman.atomic.partial_path`)
     and is renamed only after it was verified; any failure leaves nothing behind.
     """
     expected_checksum(url, sha256, bounds.get("setting", "sha256"))
     name = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name or "download"
     target = Path(destination_dir) / name
-    partial = partial_path(target)
-    try:
+    with written_whole(target) as partial:
         fetch(url, sha256, partial, **bounds)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
     return target
 
 

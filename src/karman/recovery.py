@@ -1,7 +1,7 @@
 """What an interrupted run leaves behind, cleared before the next run starts any job.
 
 A job that is killed (SIGKILL, a node that goes down, a cancelled SLURM job) while it writes
-an output leaves the output's partial path (`karman.stores.partial_path`) beside it: a
+an output leaves the output's partial path (`karman.atomic.partial_path`) beside it: a
 half-written Zarr store can be gigabytes at sweep scale. Snakemake removes the outputs it
 knows of; the partial paths it does not know, so the workflow's `onstart:` hook removes
 those of the outputs the run is about to write. Snakemake has locked exactly these outputs
@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from karman.stores import is_partial
+from karman.atomic import is_partial
 
 
 def partial_outputs(outputs: Iterable[str | os.PathLike]) -> list[Path]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jinja2
 
+from karman.atomic import write_text_whole
 from karman import __version__
 
 # The page (templates/report.html.j2) includes the section of each system, `<system>/section.html.j2`.
@@ -99,4 +100,4 @@ def render_report(output_html: str | os.PathLike, *, sections: dict[str, dict], 
         host=platform.node(),
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
-    Path(output_html).write_text(html, encoding="utf-8")
+    write_text_whole(output_html, html)

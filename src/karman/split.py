@@ -24,6 +24,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from karman.atomic import write_text_whole, written_whole
 from karman.stores import declaration, open_store
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,6 @@ def write_split(store_path: str | os.PathLike, assignment_csv: str | os.PathLike
     assignment = assign(pd.DataFrame({name: store[name].values for name in columns}), settings, grouping)
     summary = summarize(assignment, settings, grouping)
     log.info("split %s of %s (seed %d): %s", settings["strategy"], os.fspath(store_path), settings["seed"], summary["counts"])
-    assignment.to_csv(assignment_csv, index=False)
-    with open(summary_json, "w") as handle:
-        json.dump(summary, handle, indent=2, sort_keys=True)
+    with written_whole(assignment_csv) as partial:
+        assignment.to_csv(partial, index=False)
+    write_text_whole(summary_json, json.dumps(summary, indent=2, sort_keys=True))

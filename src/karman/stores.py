@@ -7,7 +7,6 @@ import itertools
 import math
 import os
 import shutil
-import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import xarray as xr
 import zarr
+
+from karman.atomic import partial_path
 
 COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),)
 
@@ -46,23 +47,6 @@ def quiet_zarr_warnings():
         warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         yield
-
-
-# Every output is written under a partial name beside its destination and renamed into place
-# when whole: `.{name}.partial-{random}`. A job killed midway leaves such a path; the next run
-# removes them (karman.recovery) before any job starts.
-PARTIAL_MARK = ".partial-"
-
-
-def partial_path(path: str | os.PathLike) -> Path:
-    """A fresh temporary name beside `path` for writing it whole before it is renamed into place."""
-    path = Path(path)
-    return path.with_name(f".{path.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}")
-
-
-def is_partial(path: Path) -> bool:
-    """Whether `path` is the partial name of an output (see `partial_path`)."""
-    return path.name.startswith(".") and PARTIAL_MARK in path.name
 
 
 def write_store(dataset: xr.Dataset, path: str | os.PathLike, chunks: dict[str, int] | None = None,

@@ -26,6 +26,7 @@ import pandas as pd
 import xarray as xr
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
+from karman.atomic import write_text_whole, written_whole
 from karman.keras_fit import configure_keras, device_name, fit_with_early_stopping
 from karman.loader import SnapshotBatches
 from karman.stores import declaration, open_store
@@ -277,12 +278,12 @@ def train_model(samples_path: str | os.PathLike, assignment_csv: str | os.PathLi
     predicted, device = fit_model(spec, field, targets[:, 0] if len(names) == 1 else targets, splits, model_dir, backend=backend,
                                   threads=threads, gpu=gpu, shuffle_mb=shuffle_mb, output_name=names[0] if len(names) == 1 else "targets")
     predicted = pd.DataFrame(np.asarray(predicted).reshape(len(true), len(names)), columns=names)
-    prediction_table(assignment, true, predicted).to_csv(model_dir / "predictions.csv", index=False)
+    with written_whole(model_dir / "predictions.csv") as partial:
+        prediction_table(assignment, true, predicted).to_csv(partial, index=False)
     groups = assignment[declared.grouping] if declared.grouping else None
     metrics = {"model": spec["type"], "spec": spec, "device": device, **({"targets": names} if len(names) > 1 else {}),
                **evaluate(true, predicted, splits, groups)}
-    with open(model_dir / "metrics.json", "w") as handle:
-        json.dump(metrics, handle, indent=2, sort_keys=True)
+    write_text_whole(model_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     test = metrics.get("test", {})
     log.info("test R²: %s", test.get("r2") if len(names) == 1 else {name: test.get(name, {}).get("r2") for name in names})
     return metrics

@@ -13,18 +13,18 @@ import json
 import logging
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from karman.atomic import write_text_whole, written_whole
 from karman.check import check_store
 from karman.forecast import metrics
 from karman.forecast.forecasters import build_forecaster, trainable
 from karman.forecast.store import ROLLOUT
 from karman.forecast.windows import ForecastTask, Rollout, group_frames, plan
-from karman.stores import declaration, open_store, partial_path, write_store
+from karman.stores import declaration, open_store, write_store
 
 log = logging.getLogger(__name__)
 
@@ -131,18 +131,14 @@ def run_forecast(samples_path: str | os.PathLike, rollout_path: str | os.PathLik
     write_json(result, metrics_json)
     write_json({"forecaster": name, "fit_seconds": fit_seconds, "rollout_seconds": rollout_seconds, "frames_forecast": frames_forecast,
                 "frames_per_second": frames_forecast / rollout_seconds if rollout_seconds else None}, timings_json)
-    table = pd.DataFrame(rows)
-    partial = partial_path(errors_csv)
-    table.to_csv(partial, index=False)
-    os.replace(partial, errors_csv)
+    with written_whole(errors_csv) as partial:
+        pd.DataFrame(rows).to_csv(partial, index=False)
     return result
 
 
 def write_json(value: dict, path: str | os.PathLike) -> None:
     """`value` as JSON, NaN as null, whole or not at all."""
-    partial = partial_path(path)
-    Path(partial).write_text(json.dumps(without_nan(value), indent=2, sort_keys=True))
-    os.replace(partial, path)
+    write_text_whole(path, json.dumps(without_nan(value), indent=2, sort_keys=True))
 
 
 def without_nan(value):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import IncrementalPCA
 
+from karman.atomic import written_whole
 from karman.loader import SnapshotBatches
 from karman.stores import open_store
 
@@ -32,7 +33,7 @@ def embed_training_snapshots(vorticity_path: str | os.PathLike, assignment_csv: 
         "pc1": projected[:, 0],
         "pc2": projected[:, 1],
     })
-    with open(output_csv, "w") as handle:
+    with written_whole(output_csv) as partial, open(partial, "w") as handle:
         ratios = ", ".join(f"{r:.4f}" for r in pca.explained_variance_ratio_)
         handle.write(f"# explained variance ratio: {ratios}\n")
         embedding.to_csv(handle, index=False)

@@ -28,6 +28,7 @@ import math
 import os
 from collections.abc import Sequence
 
+from karman.atomic import write_text_whole
 from karman.stores import open_store
 
 
@@ -113,6 +114,5 @@ def summarise_flow(flow_paths: Sequence[str | os.PathLike], output_json: str | o
             "url": attrs.get("url"),
         })
     summary = {"flows": sorted(rows, key=lambda row: row["reynolds"])}
-    with open(output_json, "w") as handle:
-        json.dump(summary, handle, indent=2, sort_keys=True)
+    write_text_whole(output_json, json.dumps(summary, indent=2, sort_keys=True))
     return summary

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from karman.atomic import written_whole
 from karman.check import check_store
 from karman.signal import dominant_frequency
-from karman.stores import partial_path, write_store
+from karman.stores import write_store
 from karman.vortex.lattice import CylinderFlow
 from karman.vortex.parameters import FlowParameters, flow_parameters, reynolds_label
 from karman.vortex.store import FLOW, flow_dataset
@@ -66,11 +67,9 @@ def _parameters_json(channels: Sequence[FlowParameters]) -> str:
 
 def save_checkpoint(path: Path, channels: Sequence[FlowParameters], sim: CylinderFlow, done: int, samples: Sequence[Samples]) -> None:
     """The whole state of a run, written atomically (plain arrays, no pickle)."""
-    partial = partial_path(path)
     recorded = {name: np.stack([vars(channel)[name][:done] for channel in samples]) for name in vars(samples[0])}
-    with open(partial, "wb") as out:  # a file object: np.savez would add ".npz" to a bare name
+    with written_whole(path) as partial, open(partial, "wb") as out:  # a file object: np.savez would add ".npz" to a bare name
         np.savez(out, parameters=np.array(_parameters_json(channels)), done=np.array(done), **sim.state(), **recorded)
-    os.replace(partial, path)
 
 
 def load_checkpoint(path: Path, channels: Sequence[FlowParameters], sim: CylinderFlow, samples: Sequence[Samples]) -> int:

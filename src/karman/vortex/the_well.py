@@ -38,10 +38,11 @@ import numpy as np
 import xarray as xr
 import yaml
 
+from karman.atomic import partial_path
 from karman import __version__
 from karman.check import check_store
 from karman.forecast.windows import future_start, group_frames
-from karman.stores import open_store, partial_path
+from karman.stores import open_store
 from karman.vortex.fields import crop_and_downsample
 from karman.vortex.physics import strouhal_check
 from karman.vortex.store import FLOW, VORTICITY

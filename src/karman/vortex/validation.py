@@ -34,8 +34,9 @@ import os
 import time
 from dataclasses import dataclass, replace
 
+from karman.atomic import write_text_whole
 from karman.signal import dominant_frequency
-from karman.stores import partial_path
+
 from karman.vortex.parameters import FlowParameters
 from karman.vortex.simulation import run
 
@@ -129,8 +130,6 @@ def validate(names: list[str] | None = None, diameter_cells: float | None = None
 def write_validation(output: str | os.PathLike, backend: str = "cpu") -> None:
     """The validation table as JSON, written whole or not at all."""
     rows = validate(backend=backend)
-    partial = partial_path(output)
-    partial.write_text(json.dumps({"cases": rows}, indent=2))
-    os.replace(partial, output)
+    write_text_whole(output, json.dumps({"cases": rows}, indent=2))
     failed = [f"{row['case']} {row['quantity']}" for row in rows if not row["passed"]]
     log.info("validation: %d of %d references met%s", len(rows) - len(failed), len(rows), f"; outside: {', '.join(failed)}" if failed else "")

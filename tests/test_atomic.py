@@ -1,0 +1,39 @@
+"""Files appear whole or not at all (karman.atomic)."""
+
+import json
+
+import pytest
+
+from karman.atomic import is_partial, write_text_whole, written_whole
+from karman.forecast.stage import write_json
+
+
+def test_a_file_appears_under_its_name_only_when_the_block_ends(tmp_path):
+    target = tmp_path / "table.csv"
+    with written_whole(target) as partial:
+        partial.write_text("a,b\n1,2\n")
+        assert is_partial(partial) and partial.parent == tmp_path and not target.exists()
+    assert target.read_text() == "a,b\n1,2\n" and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_partial(tmp_path):
+    target = tmp_path / "metrics.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="disk full"), written_whole(target) as partial:
+        partial.write_text("half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_block_that_fails_before_writing_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError), written_whole(tmp_path / "report.html"):
+        raise ValueError("no data")
+    assert not list(tmp_path.iterdir())
+
+
+def test_text_and_json_are_written_whole(tmp_path):
+    write_text_whole(tmp_path / "index.html", "<p>é</p>")
+    assert (tmp_path / "index.html").read_text(encoding="utf-8") == "<p>é</p>"
+    write_json({"st": float("nan")}, tmp_path / "metrics.json")
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"st": None}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["index.html", "metrics.json"]
