@@ -30,9 +30,8 @@ import urllib.request
 from http.client import HTTPException
 from pathlib import Path
 
-from karman.atomic import written_whole
 from karman import __version__
-
+from karman.atomic import written_whole
 
 log = logging.getLogger(__name__)
 

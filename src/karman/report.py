@@ -19,8 +19,8 @@ from pathlib import Path
 
 import jinja2
 
-from karman.atomic import write_text_whole
 from karman import __version__
+from karman.atomic import write_text_whole
 
 # The page (templates/report.html.j2) includes the section of each system, `<system>/section.html.j2`.
 # Every value is HTML-escaped (the templates end in .html.j2, which `select_autoescape` would

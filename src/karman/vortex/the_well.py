@@ -38,8 +38,8 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from karman.atomic import partial_path
 from karman import __version__
+from karman.atomic import partial_path
 from karman.check import check_store
 from karman.forecast.windows import future_start, group_frames
 from karman.stores import open_store
