@@ -118,6 +118,6 @@ def check_forecast(config: dict, reynolds: list[float], frames_per_reynolds: int
     task = ForecastTask(**{key: forecast[key] for key in ("history", "stride", "horizon", "future_fraction")})
     for spec in forecast["models"].values():
         try:
-            check_task(task, frames_per_reynolds, spec.get("window"), spec.get("unroll", 1))
+            check_task(task, frames_per_reynolds, spec.get("window", spec.get("history")), spec.get("unroll", 1))
         except ValueError as error:
             raise ConfigError(f"forecast: {error}") from None
