@@ -34,7 +34,10 @@ def pytest_configure(config):
     os.environ["PATH"] = f"{stubs}{os.pathsep}{os.environ['PATH']}"
 
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+def snakemake_command(snakefile: Path = REPO / "Snakefile") -> list[str]:
+    """The command line that runs Snakemake on `snakefile`, for a test in a tier that may (`snakemake_tier`)."""
+    snakemake_tier()
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile)]
 
 KERAS_TINY = {"epochs": 3, "patience": 2, "batch_size": 8}
 # The Duffing oscillator on a few small samples; the networks are the notes' shapes, scaled down.
@@ -81,9 +84,35 @@ def small_config(*models: str) -> dict:
     }
 
 
+# The test tiers (pyproject.toml's markers): a test that runs Snakemake, even a dry run, is
+# marked `workflow` (the cluster and storage tests too), so that `pytest -m "not workflow"` runs none.
+# Tests that use these fixtures are marked so here; `snakemake`, `planned` and
+# `snakemake_tier` refuse to run Snakemake for a test without the mark.
+WORKFLOW_FIXTURES = {"tiny_run", "project_copy"}
+running = {"item": None}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if WORKFLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.workflow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    running["item"] = item
+
+
+def snakemake_tier() -> None:
+    """Fail the running test unless it is in a tier that may run Snakemake."""
+    item = running["item"]
+    if item is not None and item.get_closest_marker("workflow") is None:
+        pytest.fail(f"{item.nodeid} runs Snakemake but is not marked workflow: mark it, or use one of {sorted(WORKFLOW_FIXTURES)}")
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the workflow in `workdir` (which holds its config.yaml)."""
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args], capture_output=True, text=True, timeout=900)
+    result = subprocess.run([*snakemake_command(), "--directory", str(workdir), *args], capture_output=True, text=True, timeout=900)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
@@ -91,7 +120,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def planned(workdir, *args, env=None) -> dict[str, int]:
     """Jobs per rule that a dry run would execute."""
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", "--dry-run", *args],
+    result = subprocess.run([*snakemake_command(), "--directory", str(workdir), "--cores", "2", "--dry-run", *args],
                             capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     if "Nothing to be done" in result.stdout + result.stderr:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE, small_config, snakemake, write_config
+from conftest import REPO, snakemake_command, small_config, snakemake, write_config
 from karman.stores import open_store
 
 LOCAL_CLUSTER = REPO / "profiles/slurm/local"
@@ -26,6 +26,7 @@ HAVE_SLURM = all(shutil.which(tool) for tool in ("slurmctld", "slurmd", "munged"
 
 pytestmark = [
     pytest.mark.cluster,
+    pytest.mark.workflow,
     pytest.mark.skipif(not HAVE_SLURM and not os.environ.get("CI"), reason="needs root and Debian's slurmctld, slurmd, munge (installed by .ci/run)"),
 ]
 
@@ -85,7 +86,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm, local_run, tmp_path):
     on_cluster, local = tmp_path / "cluster", local_run
     write_config(on_cluster, CLUSTER_CONFIG)
     result = run_bounded(
-        [*SNAKEMAKE, "--directory", str(on_cluster), "--profile", str(REPO / "profiles/slurm"), "--slurm-keep-successful-logs",
+        [*snakemake_command(), "--directory", str(on_cluster), "--profile", str(REPO / "profiles/slurm"), "--slurm-keep-successful-logs",
          "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "3"],
         env=slurm, timeout=900,
     )
@@ -115,7 +116,7 @@ def test_the_cluster_asks_for_what_the_rules_declare(slurm, tmp_path):
     workdir = tmp_path / "gpu"
     write_config(workdir, CLUSTER_CONFIG | {"training": {"gpu": True}, "flow": CLUSTER_CONFIG["flow"] | {"backend": "gpu"}})
     result = subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), "--profile", str(REPO / "profiles/slurm"), "--dry-run", "--verbose",
+        [*snakemake_command(), "--directory", str(workdir), "--profile", str(REPO / "profiles/slurm"), "--dry-run", "--verbose",
          "results/models/cnn/metrics.json"],
         env=slurm, capture_output=True, text=True, timeout=300,
     )
@@ -141,7 +142,7 @@ ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUE
 
 def on_slurm(workdir: Path, *args: str) -> list[str]:
     """The command a user types, with quick status checks."""
-    return [*SNAKEMAKE, "--directory", str(workdir), "--profile", str(PROFILE), *QUICK_STATUS, *args]
+    return [*snakemake_command(), "--directory", str(workdir), "--profile", str(PROFILE), *QUICK_STATUS, *args]
 
 
 def slurm_jobs(env: dict, workdir: Path) -> list[dict]:
@@ -234,7 +235,7 @@ def test_a_killed_controller_leaves_no_job_that_writes_over_the_rerun(slurm, loc
     # On a busy cluster the queued job waits far longer than this test takes to restart: hold it there.
     queued = next(job["id"] for job in orphans if job["state"] == "PENDING")
     assert scontrol(slurm, "hold", queued).returncode == 0
-    unlocked = run_bounded([*SNAKEMAKE, "--directory", str(workdir), "--profile", str(PROFILE), "--unlock"], slurm, 120)
+    unlocked = run_bounded([*snakemake_command(), "--directory", str(workdir), "--profile", str(PROFILE), "--unlock"], slurm, 120)
     assert unlocked.returncode == 0, unlocked.stdout[-3000:]
     rerun = run_bounded(on_slurm(workdir, FIELDS), slurm, 600)
     assert rerun.returncode == 0, rerun.stdout[-5000:]

@@ -2,13 +2,13 @@
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 
+from conftest import snakemake_command
 from karman.config import ConfigError, check_system_names
 from karman.schema import validate_config
 from karman.duffing.config import check_duffing
@@ -95,10 +95,11 @@ def test_a_sweep_with_interior_reynolds_numbers_held_out_is_valid():
     assert config["reynolds"] == {"from": 100, "to": 600, "count": 6}
 
 
+@pytest.mark.workflow
 def test_snakemake_stops_before_any_job_and_names_the_key(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"reynolds": [300, 600], "flow": {"mach": 0.9}}))
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1"],
+        [*snakemake_command(), "--directory", str(tmp_path), "--cores", "1"],
         capture_output=True, text=True, timeout=300,
     )
     output = result.stdout + result.stderr
@@ -227,12 +228,13 @@ def test_per_channel_standardisation_is_refused_for_vorticity_snapshots():
         check_config(validated({"models": {"m": {"type": "cnn", "standardise": "per-channel"}}}))
 
 
+@pytest.mark.workflow
 def test_the_vortex_street_under_its_old_name_gets_an_error_naming_the_new_one(tmp_path):
     with pytest.raises(ConfigError, match=r"systems: `karman` is now called `vortex`"):
         check_system_names({"systems": ["karman", "duffing"]})
     check_system_names({"systems": ["vortex", "duffing"]})
     (tmp_path / "config.yaml").write_text("systems: [karman, duffing]\n")
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n"],
+    result = subprocess.run([*snakemake_command(), "--directory", str(tmp_path), "-n"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "`karman` is now called `vortex`" in result.stdout + result.stderr
 
@@ -252,12 +254,22 @@ def test_command_line_values_are_read_as_the_numbers_the_schema_expects():
 FORECASTER = {"models": {"persistence": {"type": "persistence"}}}
 
 
+@pytest.mark.parametrize("kind", ["ridge", "mlp", "gru", "cnn", "convlstm"])
+def test_a_learned_forecaster_may_read_a_history_of_its_own(kind):
+    config = validated({"forecast": {"models": {"f": {"type": kind, "history": 8}}}})
+    check_config(config)
+    assert config["forecast"]["models"]["f"]["history"] == 8
+    with pytest.raises(ConfigError, match=r"forecast\.models\.f\.history"):
+        validated({"forecast": {"models": {"f": {"type": kind, "history": 0}}}})
+
+
 @pytest.mark.parametrize("change, message", [
     ({"forecast": FORECASTER | {"holdout_reynolds": [950]}}, r"forecast\.holdout_reynolds \[950\.0\] are not among reynolds"),
     ({"forecast": FORECASTER | {"holdout_reynolds": [300, 600, 900, 1200]}}, r"unseen-re test needs at least one Reynolds number held out .* at least one left"),
     ({"forecast": FORECASTER | {"probe": {"x": 9.0, "y": 0.0}}}, r"forecast\.probe\.x = 9 lies outside fields\.crop\.x \[-0\.5, 4\.5\]"),
     ({"forecast": FORECASTER | {"horizon": 200}}, r"forecast: .*history \+ horizon = 4 \+ 200 = 204: lower forecast\.horizon or forecast\.stride"),
     ({"forecast": {"models": {"long": {"type": "dmd", "window": 99}}}}, r"forecast: .*history \+ horizon = 99 \+ 20"),
+    ({"forecast": {"models": {"g": {"type": "gru", "history": 99}}}}, r"forecast: .*history \+ horizon = 99 \+ 20"),
 ])
 def test_forecasts_that_cannot_be_tested_are_refused_naming_the_key(change, message):
     with pytest.raises(ConfigError, match=message):

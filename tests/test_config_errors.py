@@ -21,7 +21,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from snakemake.utils import update_config
 
-from conftest import REPO
+from conftest import REPO, snakemake_tier
 from test_configfile import CASES as UNREADABLE_CONFIG_FILES
 from karman.schema import key_path, load_schema, resolve, set_at, shown
 from karman.settings import check_config, checked_config
@@ -277,6 +277,7 @@ def project_copy(tmp_path_factory):
 
 
 def snakemake_dry_run(project, *args: str) -> subprocess.CompletedProcess:
+    snakemake_tier()
     return subprocess.run([sys.executable, "-m", "snakemake", "-n", *args], cwd=project, capture_output=True, text=True, timeout=300)
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, small_config, snakemake, write_config
+from conftest import REPO, snakemake_command, small_config, snakemake, write_config
+
+pytestmark = pytest.mark.workflow  # every test here runs Snakemake
 
 TARGET = "results/split/assignment.csv"
 FIELDS = "results/fields/vorticity.zarr"
@@ -75,7 +77,7 @@ def rerun_matches_the_clean_run(workdir: Path, clean: Path) -> subprocess.Comple
 def hanging_mid_write(project: Path):
     """A run whose job has written the vorticity store under its partial name and hangs there;
     yields the partial paths, then kills the run (SIGKILL, its whole process group)."""
-    process = subprocess.Popen([*SNAKEMAKE, "--directory", str(project), "--cores", "1", TARGET], env=with_fault("hang:vorticity"),
+    process = subprocess.Popen([*snakemake_command(), "--directory", str(project), "--cores", "1", TARGET], env=with_fault("hang:vorticity"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
@@ -108,7 +110,7 @@ def test_a_run_of_other_targets_leaves_the_partial_store_of_a_running_job_alone(
 
 
 def test_a_full_disk_names_the_store_and_keeps_nothing_of_it(project, clean_run):
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(project), "--cores", "2", TARGET], env=with_fault("disk-full:vorticity"),
+    result = subprocess.run([*snakemake_command(), "--directory", str(project), "--cores", "2", TARGET], env=with_fault("disk-full:vorticity"),
                             capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -136,7 +138,7 @@ def test_a_damaged_chunk_is_named_before_it_is_read_as_fill_values(clean_run, tm
 
 
 def test_a_second_run_in_the_same_directory_is_refused_and_the_first_finishes(project, clean_run):
-    first = subprocess.Popen([*SNAKEMAKE, "--directory", str(project), "--cores", "2", TARGET], env=with_fault("slow:vorticity"),
+    first = subprocess.Popen([*snakemake_command(), "--directory", str(project), "--cores", "2", TARGET], env=with_fault("slow:vorticity"),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     locks = project / ".snakemake/locks"
     deadline = time.monotonic() + 120

@@ -5,13 +5,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
-from conftest import REPO, SNAKEMAKE, edit, library_copy, planned, small_config, snakemake, write_config
+from conftest import REPO, snakemake_command, edit, library_copy, planned, small_config, snakemake, write_config
 from karman.vortex.sweep import store_name
 from karman.stores import open_store
 
@@ -74,7 +73,7 @@ def test_switching_on_the_solver_validation_resimulates_nothing(base, tmp_path):
 def test_a_new_reynolds_number_adds_one_simulation_and_reruns_no_other(base, tmp_path, added):
     run = copy_of(base, tmp_path)
     edit_config(run, lambda c: c.update(reynolds=[150, added, 300]))
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(run), "--cores", "2", "--dry-run"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([*snakemake_command(), "--directory", str(run), "--cores", "2", "--dry-run"], capture_output=True, text=True, timeout=300)
     assert planned(run)["simulate_flow"] == 1
     assert f"output: results/flow/{store_name(added)}.zarr" in result.stdout
     assert "output: results/flow/re00150.zarr" not in result.stdout and "output: results/flow/re00300.zarr" not in result.stdout
@@ -126,7 +125,7 @@ def test_a_finished_project_copied_elsewhere_has_nothing_to_do(base, tmp_path):
     shutil.copytree(REPO, project, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", "results",
                                                                                 "logs", ".snakemake", "config.yaml"))
     shutil.copytree(base, project, symlinks=True, dirs_exist_ok=True)  # the results, logs, Snakemake's records and config
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(project / "Snakefile"), "--directory", str(project),
+    result = subprocess.run([*snakemake_command(project / "Snakefile"), "--directory", str(project),
                              "--cores", "2", "--dry-run"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
@@ -170,8 +169,8 @@ def test_a_second_workflow_reuses_the_cached_simulations(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     for workdir in (first, second):
         write_config(workdir, RERUN_CONFIG)
-    subprocess.run([*SNAKEMAKE, "-d", str(first), "--cores", "2", "--cache", *target], env=env, check=True, capture_output=True, timeout=600)
-    result = subprocess.run([*SNAKEMAKE, "-d", str(second), "--cores", "2", "--cache", *target], env=env, capture_output=True, text=True, timeout=600)
+    subprocess.run([*snakemake_command(), "-d", str(first), "--cores", "2", "--cache", *target], env=env, check=True, capture_output=True, timeout=600)
+    result = subprocess.run([*snakemake_command(), "-d", str(second), "--cores", "2", "--cache", *target], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     for re_ in (150, 300):
         assert f"results/flow/{store_name(re_)}.zarr" in result.stderr and "from cache" in result.stderr
@@ -181,7 +180,7 @@ def test_a_second_workflow_reuses_the_cached_simulations(tmp_path):
 
 
 def start(workdir, *args):
-    return subprocess.Popen([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", *args],
+    return subprocess.Popen([*snakemake_command(), "--directory", str(workdir), "--cores", "2", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 

@@ -20,7 +20,7 @@ import psutil
 import pytest
 import xarray as xr
 
-from conftest import SNAKEMAKE, small_config, write_config
+from conftest import snakemake_command, small_config, write_config
 from karman.fetch import DownloadError, html_page_message, looks_like_html
 from karman.vortex.download import VelocityFields, to_flow_dataset
 from karman.vortex.sweep import store_name
@@ -92,7 +92,7 @@ def environment(tmpdir) -> dict:
 
 
 def command(workdir, targets) -> list[str]:
-    return [*SNAKEMAKE, "--directory", str(workdir), "--cores", "2", "--keep-going", *targets]
+    return [*snakemake_command(), "--directory", str(workdir), "--cores", "2", "--keep-going", *targets]
 
 
 def snakemake(workdir, tmpdir, targets) -> subprocess.CompletedProcess:
