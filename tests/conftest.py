@@ -39,6 +39,7 @@ def snakemake_command(snakefile: Path = REPO / "Snakefile") -> list[str]:
     snakemake_tier()
     return [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile)]
 
+
 KERAS_TINY = {"epochs": 3, "patience": 2, "batch_size": 8}
 # The Duffing oscillator on a few small samples; the networks are the notes' shapes, scaled down.
 TINY_DUFFING = {
@@ -86,8 +87,8 @@ def small_config(*models: str) -> dict:
 
 # The test tiers (pyproject.toml's markers): a test that runs Snakemake, even a dry run, is
 # marked `workflow` (the cluster and storage tests too), so that `pytest -m "not workflow"` runs none.
-# Tests that use these fixtures are marked so here; `snakemake`, `planned` and
-# `snakemake_tier` refuse to run Snakemake for a test without the mark.
+# A test that uses one of WORKFLOW_FIXTURES is marked here; `snakemake_command` (and through
+# it `snakemake` and `planned`) fails a test without the mark.
 WORKFLOW_FIXTURES = {"tiny_run", "project_copy"}
 running = {"item": None}
 

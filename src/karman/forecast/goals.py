@@ -5,8 +5,9 @@ history and at least as long as DMD over a longer window?
 
 Each goal is measured on every rollout of the unseen-Re test and met only if it holds on all
 of them. A goal that the rollouts are too short to tell (a horizon under `VALID_PERIODS` or
-`STABLE_PERIODS` shedding periods) is neither met nor missed, and says so. The speed goal (≥ 100× the solver) is measured by `benchmarks/run.py forecast-speed`,
-not here: a run's metrics hold the forecasters' frames per second, not the solver's.
+`STABLE_PERIODS` shedding periods) is neither met nor missed, and says so. The speed goal
+(≥ 100× the solver) is measured by `benchmarks/run.py forecast-speed`, not here: a run's
+metrics hold the forecasters' frames per second, not the solver's.
 """
 
 from __future__ import annotations
@@ -59,13 +60,13 @@ def valid_time_goal(rollouts, shortest: float | None) -> dict:
     goal = f"correlation with the truth ≥ 0.9 for at least {VALID_PERIODS:g} shedding periods"
     if shortest is None:
         return {"goal": goal, "measured": "no St to count periods by (a rollout shorter than a period)", "met": None}
-    if shortest < VALID_PERIODS and all(rollout["valid_time"]["0.9"]["steps"] == len_of(rollout) for rollout in rollouts):
+    if shortest < VALID_PERIODS and all(rollout["valid_time"]["0.9"]["steps"] == horizon_steps(rollout) for rollout in rollouts):
         return {"goal": goal, "measured": f"valid to the end of every rollout, {shortest:.2f} periods at the shortest: "
                 f"the horizon is too short to tell", "met": None}
     return {"goal": goal, "measured": f"{shortest:.2f} periods at the shortest", "met": shortest >= VALID_PERIODS}
 
 
-def len_of(rollout: dict) -> int:
+def horizon_steps(rollout: dict) -> int:
     """The rollout's horizon in steps (its last lead in `vrmse_at_lead`)."""
     return max(int(lead) for lead in rollout["vrmse_at_lead"])
 
@@ -81,6 +82,11 @@ def stability_goal(rollouts) -> dict:
         return {"goal": goal, "measured": f"the rollouts hold {held}: too short to tell", "met": None}
     ratios = [drift["amplitude_ratio_last_period"] for drift in drifts]
     return {"goal": goal, "measured": f"{max(ratios):.2f} × the truth's at the largest", "met": max(ratios) <= BLOW_UP}
+
+
+def valid_time_margins(rollouts: dict[float, dict], baseline: dict[float, dict]) -> list[float]:
+    """Per group that both have, how much longer (D/U) `rollouts` stay valid than `baseline`."""
+    return [valid_time(rollout, "time") - valid_time(baseline[group], "time") for group, rollout in rollouts.items() if group in baseline]
 
 
 def best_keras(results: dict[str, dict]) -> str | None:
@@ -117,13 +123,11 @@ def goals(results: dict[str, dict]) -> dict | None:
                      "measured": f"{max(ratios):.2f} × persistence's at the largest" if ratios else "no lead 10 (a shorter horizon)",
                      "met": (max(ratios) < 1) if ratios else None})
     if dmd := same_history_dmd(results):
-        baseline = rollouts_of(results[dmd])
-        margins = [valid_time(rollout, "time") - valid_time(baseline[group], "time") for group, rollout in rollouts.items() if group in baseline]
+        margins = valid_time_margins(rollouts, rollouts_of(results[dmd]))
         rows.append({"goal": f"a longer valid time than DMD with the same history ({dmd})",
                      "measured": f"{min(margins):+.1f} D/U at the smallest margin", "met": min(margins) > 0})
     for name in longer_window_dmds(results):
-        baseline = rollouts_of(results[name])
-        margins = [valid_time(rollout, "time") - valid_time(baseline[group], "time") for group, rollout in rollouts.items() if group in baseline]
+        margins = valid_time_margins(rollouts, rollouts_of(results[name]))
         rows.append({"goal": f"a valid time at least that of DMD over {results[name]['spec']['window']} frames ({name})",
                      "measured": f"{min(margins):+.1f} D/U at the smallest margin", "met": min(margins) >= 0})
     return {"forecaster": best, "unseen": sorted(rollouts), "goals": rows}
