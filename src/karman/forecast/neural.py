@@ -4,8 +4,8 @@ karman's one Keras fit loop (`karman.keras_fit`).
 
 - Keras settings as karman's Keras models have them: `epochs`, `patience`, `batch_size`,
   `learning_rate`, `optimizer`, `seed`, and `schedule` (`constant`, or `cosine`: the
-  learning rate decays along a cosine to 1/20 of it over the `epochs`). Validation (early stopping on the validation loss,
-  the best epoch's weights restored): the last tenth of each group's training windows in
+  learning rate decays along a cosine to 1/20 of it over the `epochs`). Validation (early
+  stopping on the validation loss, the best epoch's weights restored): the last tenth of each group's training windows in
   time, not a random tenth (`validation_split`); the training windows that share a frame
   with them are left out of training. A group with fewer than ten windows gives no
   validation window; with none at all, or `patience` ≥ `epochs`, every epoch runs and the
