@@ -115,9 +115,8 @@ def bench_forecast_speed(scratch: Path, repeats: int) -> None:
 
     threads = len(os.sched_getaffinity(0))
     configure_threads(threads)
-    sweep = check_config(sweep_config(), REPO / "schemas/config.schema.yaml")
-    for label, config in (("config.yaml", default_config()), ("config/sweep.yaml", sweep)):
-        config = check_config(config, REPO / "schemas/config.schema.yaml")
+    default, sweep = (check_config(config, REPO / "schemas/config.schema.yaml") for config in (default_config(), sweep_config()))
+    for label, config in (("config.yaml", default), ("config/sweep.yaml", sweep)):
         forecast = config["forecast"]
         # (trained on one step: the default's short random series hold no window of 16, and the rollout costs the same)
         models = {**{name: {**spec, "unroll": 1} if "unroll" in spec else spec

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from karman import keras_fit
 from karman.forecast.baselines import DMD, Persistence
 from karman.forecast.forecasters import build_forecaster, load_forecaster, trainable
 from karman.forecast.learned import read_training_frames, validation_split
@@ -21,7 +22,6 @@ from karman.forecast.neural import (
 from karman.forecast.pod import PODRidge
 from karman.forecast.recurrent import PODGRU
 from karman.forecast.windows import ForecastTask, group_frames, plan, training_windows
-from karman import keras_fit
 from karman.keras_fit import configure_keras
 
 SHAPE = (12, 16)
@@ -184,6 +184,9 @@ def test_summed_mse_adds_the_steps():
     true = np.zeros((1, 2, 2, 3), np.float32)
     predicted = np.stack([np.full((2, 2), value, np.float32) for value in (1, 2, 3)], axis=-1)[np.newaxis]
     assert float(keras.ops.convert_to_numpy(summed_mse(keras)(true, predicted))[0]) == pytest.approx(1 + 4 + 9)
+    # the gru's (batch, unroll, modes): the modes averaged, the steps summed
+    steps = np.moveaxis(predicted.reshape(1, 4, 3), 1, 2)
+    assert float(keras.ops.convert_to_numpy(summed_mse(keras, cell_axes=-1)(np.zeros_like(steps), steps))[0]) == pytest.approx(1 + 4 + 9)
 
 
 def test_a_cosine_schedule_decays_the_learning_rate_over_the_epochs(wake):

@@ -5,9 +5,9 @@ karman's one Keras fit loop (`karman.keras_fit`).
 - Keras settings as karman's Keras models have them: `epochs`, `patience`, `batch_size`,
   `learning_rate`, `optimizer`, `seed`, and `schedule` (`constant`, or `cosine`: the
   learning rate decays along a cosine to 1/20 of it over the `epochs`). Validation (early
-  stopping on the validation loss, the best epoch's weights restored): the last tenth of each group's training windows in
-  time, not a random tenth (`validation_split`); the training windows that share a frame
-  with them are left out of training. A group with fewer than ten windows gives no
+  stopping on the validation loss, the best epoch's weights restored): the last tenth of
+  each group's training windows in time, not a random tenth (`validation_split`); the
+  training windows that share a frame with them are left out of training. A group with fewer than ten windows gives no
   validation window; with none at all, or `patience` ≥ `epochs`, every epoch runs and the
   last one's weights are kept.
 - `seed`: a forecaster built with its own `seed` uses it; otherwise `fit`'s `seed`. Same
@@ -54,10 +54,14 @@ class KerasSettings:
 
 
 class KerasLearned(Learned):
-    def check_training(self) -> None:
-        for key in ("epochs", "patience", "batch_size"):
+    def check_training(self, *counts: str) -> None:
+        """The training settings, the type's own whole-number settings `counts` (each at least 1)
+        and, where the type has one, the input `noise` of training (at least 0)."""
+        for key in (*counts, "epochs", "patience", "batch_size"):
             if not (isinstance(getattr(self, key), int | np.integer) and getattr(self, key) >= 1):
                 raise ValueError(f"{self.kind}: {key} must be a whole number of at least 1, got {getattr(self, key)!r}")
+        if hasattr(self, "noise") and not self.noise >= 0:
+            raise ValueError(f"{self.kind}: noise must be at least 0, got {self.noise!r}")
         if not self.learning_rate > 0:
             raise ValueError(f"{self.kind}: learning_rate must be above 0, got {self.learning_rate!r}")
         if self.optimizer not in OPTIMIZERS:
@@ -162,11 +166,9 @@ class PODMLP(KerasSettings, PODKerasLearned):
     kind = "mlp"
 
     def __post_init__(self):
-        if not (isinstance(self.rank, int | np.integer) and self.rank >= 1):
-            raise ValueError(f"mlp: rank must be a whole number of at least 1, got {self.rank!r}")
         if not self.hidden_units or not all(isinstance(width, int | np.integer) and width >= 1 for width in self.hidden_units):
             raise ValueError(f"mlp: hidden_units must be widths of at least 1, got {self.hidden_units!r}")
-        self.check_training()
+        self.check_training("rank")
 
     def build(self, keras, features: int, rank: int):
         inputs = keras.Input((features,), name="coefficients")
@@ -210,11 +212,12 @@ class PODMLP(KerasSettings, PODKerasLearned):
         return coefficients[:, -1] + self.coefficient_increment(call(features))
 
 
-def summed_mse(keras):
-    """Loss of an unrolled prediction (batch, y, x, unroll): the sum over the steps of each step's mean squared error."""
+def summed_mse(keras, cell_axes=(1, 2)):
+    """Loss of an unrolled prediction, its steps on the last axis once `cell_axes` are averaged
+    ((batch, y, x, unroll) with the default): the sum over the steps of each step's mean squared error."""
 
     def loss(true, predicted):
-        return keras.ops.sum(keras.ops.mean(keras.ops.square(true - predicted), axis=(1, 2)), axis=-1)
+        return keras.ops.sum(keras.ops.mean(keras.ops.square(true - predicted), axis=cell_axes), axis=-1)
 
     return loss
 
@@ -253,11 +256,7 @@ class UNetForecaster(KerasSettings, KerasLearned):
     def __post_init__(self):
         if not self.filters or not all(isinstance(count, int | np.integer) and count >= 1 for count in self.filters):
             raise ValueError(f"{self.kind}: filters must be counts of at least 1, got {self.filters!r}")
-        if not (isinstance(self.unroll, int | np.integer) and self.unroll >= 1):
-            raise ValueError(f"{self.kind}: unroll must be a whole number of at least 1, got {self.unroll!r}")
-        if not self.noise >= 0:
-            raise ValueError(f"{self.kind}: noise must be at least 0, got {self.noise!r}")
-        self.check_training()
+        self.check_training("unroll")
 
     def padding(self) -> tuple[tuple[int, int], tuple[int, int]]:
         multiple = 2 ** (len(self.filters) - 1)

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from karman.forecast.learned import VALIDATION_FRACTION, WindowBatches, validation_split
-from karman.forecast.neural import KerasSettings, PODKerasLearned
+from karman.forecast.neural import KerasSettings, PODKerasLearned, summed_mse
 from karman.forecast.windows import ForecastTask
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,7 @@ class PODGRU(KerasSettings, PODKerasLearned):
     kind = "gru"
 
     def __post_init__(self):
-        for key in ("rank", "units", "unroll"):
-            if not (isinstance(getattr(self, key), int | np.integer) and getattr(self, key) >= 1):
-                raise ValueError(f"gru: {key} must be a whole number of at least 1, got {getattr(self, key)!r}")
-        if not self.noise >= 0:
-            raise ValueError(f"gru: noise must be at least 0, got {self.noise!r}")
-        self.check_training()
+        self.check_training("rank", "units", "unroll")
 
     def build(self, keras, rank: int):
         """The one-step net: a sequence (inputs, rank + 1) → the scaled increment (rank,)."""
@@ -108,10 +103,7 @@ class PODGRU(KerasSettings, PODKerasLearned):
         self.model.summary(print_fn=log.info)
         log.info("gru: %d training and %d validation windows (the last %.0f%% of each group's, in time), unroll %d, input noise %g",
                  len(train), len(validate), 100 * VALIDATION_FRACTION, self.unroll, self.noise)
-
-        def loss(true, predicted):
-            return keras.ops.sum(keras.ops.mean(keras.ops.square(true - predicted), axis=-1), axis=-1)
-
+        loss = summed_mse(keras, cell_axes=-1)  # (batch, unroll, rank): the modes averaged, the steps summed
         return {**self.train(keras, self.unrolled(keras, seed), loss, training, validating, backend=backend, log_every=log_every),
                 "rank": len(self.modes), "energy": energy}
 
