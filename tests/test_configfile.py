@@ -12,7 +12,7 @@ import logging
 import pytest
 from snakemake.common import configfile as snakemake_configfile
 
-from karman.configfile import ConfigFileErrors, config_file_problem, name_unreadable_config_files
+from karman.configfile import ConfigFileErrors, command_line_config_files, config_file_problem, name_unreadable_config_files
 
 
 def reader_error(path) -> BaseException:
@@ -49,7 +49,8 @@ def mkdir(path):
 def test_each_unreadable_config_file_is_named_with_what_is_wrong(tmp_path, case):
     make, what = CASES[case]
     path = make(tmp_path)
-    problem = config_file_problem(reader_error(path))
+    fine = write(tmp_path / "fine.yaml", b"reynolds: [300]\n")
+    problem = config_file_problem(reader_error(path), [str(fine), str(path)])  # as the command line gives them
     assert problem.startswith(f"config file {path}: ") and what in problem, problem
     assert problem.endswith("a config file is YAML with config keys at its top, as config/sweep.yaml is (docs/configuration.md)")
 
@@ -103,6 +104,19 @@ def test_the_filter_rewrites_snakemakes_report_of_an_unreadable_config_file(logg
     error = reader_error(tmp_path / "nothere.yaml")
     record = logged(logger, "Traceback (most recent call last):\n  … 25 more lines …", error)
     assert record.getMessage() == f"karman: {config_file_problem(error)}"
+
+
+def test_the_filter_finds_a_file_the_error_does_not_name_on_the_command_line(logger, tmp_path, monkeypatch):
+    path = write(tmp_path / "l.yaml", b"- 300\n")
+    monkeypatch.setattr("sys.argv", ["snakemake", "--cores", "2", "--configfile", "config.yaml", str(path), "-n"])
+    record = logged(logger, "Config file must be given as JSON or YAML with keys at top level.", reader_error(path))
+    assert record.getMessage().startswith(f"karman: config file {path}: its top level is a list"), record.getMessage()
+
+
+def test_the_config_files_are_read_from_the_command_line_as_snakemake_takes_them():
+    argv = ["snakemake", "--configfile", "a.yaml", "b.yaml", "--cores", "2", "all", "--configfiles=c.yaml", "--configfile", "d.yaml"]
+    assert command_line_config_files(argv) == ["a.yaml", "b.yaml", "c.yaml", "d.yaml"]
+    assert command_line_config_files(["snakemake", "--cores", "2"]) == []
 
 
 def test_the_filter_passes_every_other_message_unchanged(logger):
