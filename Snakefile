@@ -5,7 +5,6 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from karman.cluster import cancel_orphaned_jobs, report_time_limits
-from karman.recovery import clear_interrupted_run
 from karman.settings import checked_config
 
 min_version("9.0")
@@ -30,11 +29,10 @@ include: "rules/duffing.smk"
 include: "rules/report.smk"
 
 
-# Before the first job of a real run (not -n), under the lock of the outputs it will write:
-# remove what an interrupted run left half-written of them.
+# Before the first job of a real run (not -n): cancel a killed run's SLURM jobs. (What a
+# killed job left half-written, the job that writes that output next removes: karman.atomic.)
 onstart:
-    cancel_orphaned_jobs(Path.cwd(), locked=workflow.execution_settings.lock)  # a killed run's SLURM jobs
-    clear_interrupted_run(locked_outputs())
+    cancel_orphaned_jobs(Path.cwd(), locked=workflow.execution_settings.lock)
 
 
 # A failed run: name each job that ran past its SLURM time limit, and the runtime to raise.

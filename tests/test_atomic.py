@@ -2,9 +2,12 @@
 
 import json
 
+import numpy as np
 import pytest
+import xarray as xr
 
-from karman.atomic import is_partial, write_text_whole, written_whole
+from karman.atomic import is_partial, partial_path, write_text_whole, written_whole
+from karman.stores import write_store
 from karman.forecast.stage import write_json
 
 
@@ -37,3 +40,28 @@ def test_text_and_json_are_written_whole(tmp_path):
     write_json({"st": float("nan")}, tmp_path / "metrics.json")
     assert json.loads((tmp_path / "metrics.json").read_text()) == {"st": None}
     assert sorted(path.name for path in tmp_path.iterdir()) == ["index.html", "metrics.json"]
+
+
+def test_what_a_killed_job_left_of_an_output_goes_when_the_output_is_written_next(tmp_path, capsys):
+    """A killed job leaves its partial store; the next writer of the same store removes it and
+    says so, and leaves alone the partial names of other outputs (an in-flight download)."""
+    store = tmp_path / "re00300.zarr"
+    left = partial_path(store)
+    (left / "vorticity").mkdir(parents=True)
+    (left / "zarr.json").write_text("{}")
+    download = partial_path(tmp_path / "re00300.zarr.download")
+    download.write_bytes(b"half a file")
+    write_store(xr.Dataset({"u": ("x", np.zeros(3, dtype=np.float32))}), store)
+    assert sorted(tmp_path.iterdir()) == [download, store]
+    assert f"karman: removed 1 partial output of an interrupted run: {left}" in capsys.readouterr().err
+
+
+def test_a_file_written_whole_removes_its_own_leftovers_only(tmp_path, capsys):
+    target = tmp_path / "metrics.json"
+    left = partial_path(target)
+    left.write_text("half")
+    other = partial_path(tmp_path / "metrics.json.bak")
+    other.write_text("x")
+    write_text_whole(target, "{}")
+    assert sorted(tmp_path.iterdir()) == sorted([other, target])
+    assert capsys.readouterr().err.count("removed 1 partial output") == 1

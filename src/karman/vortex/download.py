@@ -2,7 +2,7 @@
 
 One file per Reynolds number is downloaded (HTTP(S), or file:// for a local copy) under a
 partial name beside its store (`results/flow/.re00300.zarr.download.partial-…`, see
-`karman.atomic.partial_path`: the workflow's recovery sweep removes it if the job is
+`karman.atomic.partial_path`: the next job that downloads it removes it if this one is
 killed) by `karman.fetch` (checksummed while it streams in, bounded in size and time, its
 URL's secrets kept out of logs and outputs), it is read according to
 `flow.download.format`, checked, and converted to the flow store contract
@@ -592,8 +592,8 @@ def write_downloaded_flow(output: str | os.PathLike, *, reynolds: float, url: st
     scales; missing keys take the course defaults); `size` is the file's size in bytes where
     its entry gives one, else `max_bytes` caps it; `deadline` (seconds) bounds the download
     and `bounds_hint` says how to raise the bounds (`karman.fetch.fetch`). The file streams
-    to a partial name beside `output` (`karman.atomic.partial_path`, so that the workflow's
-    recovery sweep removes it after a killed job) and is removed once read; the store is
+    to a partial name beside `output` (`karman.atomic.partial_path`, so that the next
+    download of it removes it after a killed job) and is removed once read; the store is
     written whole or not at all, so on any failure nothing appears at `output` and nothing is
     left beside it. The log and the store name the URL without its user info and query string
     (`karman.fetch.public_url`).
