@@ -28,28 +28,10 @@ def model_files(name, models, root):
 SYSTEMS = config["systems"]
 
 
-def benchmark_of(rule):
-    """A rule's benchmark file as its rule names it. Under a default storage provider Snakemake's
-    `rules.<name>.benchmark` gives the path of the local copy instead, which, as another rule's
-    input, would be mapped into the storage a second time."""
-    benchmark = rule.rule.benchmark
-    if not benchmark.is_storage:
-        return rule.benchmark
-    prefix = workflow.storage_settings.default_storage_prefix
-    return os.path.relpath(benchmark.storage_object.query, prefix)
-
-
-def job_path(path):
-    """Where a job finds `path`, an input or output of its rule: the path itself or, under a
-    default storage provider, its local copy (.snakemake/storage/...)."""
-    if workflow.storage_settings.default_storage_provider is None:
-        return path
-    return str(workflow.modifier.path_modifier.apply_default_storage(path).flags["storage_object"].local_path())
-
-
-def locked_outputs():
-    """The outputs this run is about to write, which Snakemake has locked for it (none with --nolock)."""
-    return workflow.persistence.all_outputfiles() if workflow.execution_settings.lock else []
+def benchmark_file(rule, wildcards=None):
+    """A job's `benchmark:` file, logs/benchmarks/RULE.tsv (RULE/WILDCARDS.tsv for a rule with
+    wildcards): the rules declare it and the report's wall-time table reads it by this name."""
+    return f"logs/benchmarks/{rule}/{wildcards}.tsv" if wildcards else f"logs/benchmarks/{rule}.tsv"
 
 
 # The vortex street (rules/vortex.smk): its targets and input functions.
@@ -123,21 +105,8 @@ def comparison_model_dirs(wildcards=None):
     return expand("results/comparison/{strategy}/models/{model}", strategy=COMPARED_SPLITS, model=sorted(MODELS))
 
 
-def comparison_dirs(wildcards=None):
-    return canonical(
-        {
-            strategy: {name: job_path(f"results/comparison/{strategy}/models/{name}") for name in sorted(MODELS)}
-            for strategy in COMPARED_SPLITS
-        }
-    )
-
-
 def all_model_files(wildcards=None):
     return [path for name in sorted(MODELS) for path in model_files(name, MODELS, "results/models")]
-
-
-def model_dirs(wildcards=None):
-    return canonical({name: job_path(f"results/models/{name}") for name in sorted(MODELS)})
 
 
 def vortex_report_inputs(wildcards=None):
@@ -171,7 +140,7 @@ def vortex_benchmarks(wildcards=None):
     """The benchmark files of the vortex street's jobs, for the report's wall-time table
     (simulate_flow has none: it is a cached rule, and its log gives its time)."""
     files = [
-        benchmark_of(getattr(rules, name))
+        benchmark_file(name)
         for name in (
             "summarise_flow",
             "compute_vorticity",
@@ -181,15 +150,15 @@ def vortex_benchmarks(wildcards=None):
             "plot_report_figures",
         )
     ]
-    files += expand(benchmark_of(rules.download_flow), re=sorted(REYNOLDS)) if config["flow"]["source"] == "download" else []
-    files += [benchmark_of(rules.validate_flow_solver)] if FLOW_VALIDATION else []
-    files += expand(benchmark_of(rules.train_baseline), model=BASELINE_MODELS) + expand(
-        benchmark_of(rules.train_network), model=NETWORK_MODELS
-    )
-    files += expand(benchmark_of(rules.make_comparison_split), strategy=COMPARED_SPLITS)
+    files += expand(benchmark_file("download_flow", "re{re}"), re=sorted(REYNOLDS)) if config["flow"]["source"] == "download" else []
+    files += [benchmark_file("validate_flow_solver")] if FLOW_VALIDATION else []
+    files += expand(benchmark_file("train_baseline", "{model}"), model=BASELINE_MODELS)
+    files += expand(benchmark_file("train_network", "{model}"), model=NETWORK_MODELS)
+    files += expand(benchmark_file("make_comparison_split", "{strategy}"), strategy=COMPARED_SPLITS)
     if FORECASTERS:
-        files += expand(benchmark_of(rules.forecast_vorticity), forecaster=FORECASTERS) + [benchmark_of(rules.plot_forecast_figures)]
-    return files + expand(benchmark_of(rules.train_comparison_model), strategy=COMPARED_SPLITS, model=sorted(MODELS))
+        files += expand(benchmark_file("forecast_vorticity", "{forecaster}"), forecaster=FORECASTERS)
+        files += [benchmark_file("plot_forecast_figures")]
+    return files + expand(benchmark_file("train_comparison_model", "{strategy}/{model}"), strategy=COMPARED_SPLITS, model=sorted(MODELS))
 
 
 # Forecasting (rules/forecast.smk): the forecasters, the task and the Reynolds numbers of the unseen-Re test.
@@ -205,14 +174,6 @@ def forecaster_spec(wildcards):
 
 def gpus_for_forecaster(wildcards):
     return GPUS_PER_NETWORK if FORECAST["models"][wildcards.forecaster]["type"] in KERAS_TYPES else 0
-
-
-def forecast_rollouts(wildcards=None):
-    return canonical({name: job_path(f"results/forecast/{name}/rollout.zarr") for name in FORECASTERS})
-
-
-def forecast_dirs(wildcards=None):
-    return canonical({name: job_path(f"results/forecast/{name}") for name in FORECASTERS})
 
 
 # Exports (rules/export.smk): The Well's layout, a target of every run where export.formats lists it.
@@ -253,10 +214,6 @@ def duffing_model_files(wildcards=None):
     return [path for name in sorted(DUFFING_MODELS) for path in model_files(name, DUFFING_MODELS, "results/duffing/models")]
 
 
-def duffing_model_dirs(wildcards=None):
-    return canonical({name: job_path(f"results/duffing/models/{name}") for name in sorted(DUFFING_MODELS)})
-
-
 def duffing_report_inputs(wildcards=None):
     """What the Duffing oscillator's section of the report reads, by name."""
     return {
@@ -272,12 +229,11 @@ def duffing_report_inputs(wildcards=None):
 
 def duffing_benchmarks(wildcards=None):
     """The benchmark files of the Duffing oscillator's jobs, for the report's wall-time table."""
-    files = expand(benchmark_of(rules.simulate_duffing), kind=DUFFING_KINDS) + expand(
-        benchmark_of(rules.make_duffing_split), kind=DUFFING_KINDS
-    )
-    files += expand(benchmark_of(rules.train_duffing_baseline), model=DUFFING_BASELINE_MODELS)
-    files += expand(benchmark_of(rules.train_duffing_network), model=DUFFING_NETWORK_MODELS)
-    return files + [benchmark_of(rules.plot_duffing_examples), benchmark_of(rules.plot_duffing_figures)]
+    files = expand(benchmark_file("simulate_duffing", "{kind}"), kind=DUFFING_KINDS)
+    files += expand(benchmark_file("make_duffing_split", "{kind}"), kind=DUFFING_KINDS)
+    files += expand(benchmark_file("train_duffing_baseline", "{model}"), model=DUFFING_BASELINE_MODELS)
+    files += expand(benchmark_file("train_duffing_network", "{model}"), model=DUFFING_NETWORK_MODELS)
+    return files + [benchmark_file("plot_duffing_examples"), benchmark_file("plot_duffing_figures")]
 
 
 def duffing_report_settings(wildcards=None):

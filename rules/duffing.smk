@@ -10,7 +10,7 @@ rule simulate_duffing:
     log:
         "logs/simulate_duffing/{kind}.log",
     benchmark:
-        "logs/benchmarks/simulate_duffing/{kind}.tsv"
+        benchmark_file("simulate_duffing", "{kind}")
     params:
         kind="{kind}",
         settings=duffing_generator_settings,
@@ -36,7 +36,7 @@ rule make_duffing_split:
     log:
         "logs/make_duffing_split/{kind}.log",
     benchmark:
-        "logs/benchmarks/make_duffing_split/{kind}.tsv"
+        benchmark_file("make_duffing_split", "{kind}")
     params:
         split=canonical(DUFFING["split"] | {"strategy": "random"}),
         code=code_digest("karman.split"),
@@ -52,7 +52,8 @@ rule make_duffing_split:
         "../scripts/make_split.py"
 
 
-rule train_duffing_baseline:
+# The Duffing models train as the vortex street's do (rules/vortex.smk), on the Duffing samples.
+use rule train_baseline as train_duffing_baseline with:
     input:
         unpack(duffing_model_samples),
     output:
@@ -62,24 +63,17 @@ rule train_duffing_baseline:
     log:
         "logs/train_duffing_baseline/{model}.log",
     benchmark:
-        "logs/benchmarks/train_duffing_baseline/{model}.tsv"
+        benchmark_file("train_duffing_baseline", "{model}")
     params:
-        model_dir=job_path("results/duffing/models/{model}"),
         spec=duffing_model_spec,
-        code=code_digest("karman.train"),
     wildcard_constraints:
         model=name_pattern(DUFFING_BASELINE_MODELS),
-    threads: 2
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/train.yaml"
-    script:
-        "../scripts/train_model.py"
 
 
-rule train_duffing_network:
+use rule train_network as train_duffing_network with:
     input:
         unpack(duffing_model_samples),
     output:
@@ -90,25 +84,18 @@ rule train_duffing_network:
     log:
         "logs/train_duffing_network/{model}.log",
     benchmark:
-        "logs/benchmarks/train_duffing_network/{model}.tsv"
+        benchmark_file("train_duffing_network", "{model}")
     params:
-        model_dir=job_path("results/duffing/models/{model}"),
         spec=duffing_model_spec,
         backend=DUFFING["training"]["backend"],
         gpu=DUFFING["training"]["gpu"],
         shuffle_mb=DUFFING["training"]["shuffle_buffer_mb"],
-        code=code_digest("karman.train"),
     wildcard_constraints:
         model=name_pattern(DUFFING_NETWORK_MODELS),
-    threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=DUFFING_GPUS_PER_NETWORK,
-    conda:
-        "../envs/train.yaml"
-    script:
-        "../scripts/train_model.py"
 
 
 rule plot_duffing_examples:
@@ -120,7 +107,7 @@ rule plot_duffing_examples:
     log:
         "logs/plot_duffing_examples.log",
     benchmark:
-        "logs/benchmarks/plot_duffing_examples.tsv"
+        benchmark_file("plot_duffing_examples")
     params:
         code=code_digest("karman.duffing.plots"),
     threads: 1
@@ -153,9 +140,8 @@ rule plot_duffing_figures:
     log:
         "logs/plot_duffing_figures.log",
     benchmark:
-        "logs/benchmarks/plot_duffing_figures.tsv"
+        benchmark_file("plot_duffing_figures")
     params:
-        model_dirs=duffing_model_dirs,
         code=code_digest("karman.duffing.plots"),
     threads: 1
     resources:

@@ -11,7 +11,7 @@ rule export_the_well:
     log:
         "logs/export_the_well.log",
     benchmark:
-        "logs/benchmarks/export_the_well.tsv"
+        benchmark_file("export_the_well")
     params:
         dataset_name=config["export"]["dataset_name"],
         license=config["export"]["license"],

@@ -14,7 +14,7 @@ rule forecast_vorticity:
     log:
         "logs/forecast_vorticity/{forecaster}.log",
     benchmark:
-        "logs/benchmarks/forecast_vorticity/{forecaster}.tsv"
+        benchmark_file("forecast_vorticity", "{forecaster}")
     params:
         spec=forecaster_spec,
         task=canonical(FORECAST_TASK),
@@ -52,9 +52,8 @@ rule plot_forecast_figures:
     log:
         "logs/plot_forecast_figures.log",
     benchmark:
-        "logs/benchmarks/plot_forecast_figures.tsv"
+        benchmark_file("plot_forecast_figures")
     params:
-        rollouts=forecast_rollouts,
         code=code_digest("karman.forecast.plots"),
     threads: 1
     resources:

@@ -9,12 +9,8 @@ rule render_report:
     log:
         "logs/render_report.log",
     benchmark:
-        "logs/benchmarks/render_report.tsv"
+        benchmark_file("render_report")
     params:
-        vortex_model_dirs=model_dirs,
-        vortex_comparison_dirs=comparison_dirs,
-        vortex_forecast_dirs=forecast_dirs,
-        duffing_model_dirs=duffing_model_dirs,
         duffing_settings=duffing_report_settings,
         config=canonical(without_secrets(config)),  # URLs without user info or query string
         backend=config["training"]["backend"],

@@ -78,7 +78,7 @@ elif config["flow"]["source"] == "download":
         log:
             "logs/download_flow/re{re}.log",
         benchmark:
-            "logs/benchmarks/download_flow/re{re}.tsv"
+            benchmark_file("download_flow", "re{re}")
         params:
             reynolds=reynolds_number,
             url=download_url,
@@ -109,7 +109,7 @@ rule summarise_flow:
     log:
         "logs/summarise_flow.log",
     benchmark:
-        "logs/benchmarks/summarise_flow.tsv"
+        benchmark_file("summarise_flow")
     params:
         code=code_digest("karman.vortex.physics"),
     threads: 1
@@ -129,7 +129,7 @@ rule validate_flow_solver:
     log:
         "logs/validate_flow_solver.log",
     benchmark:
-        "logs/benchmarks/validate_flow_solver.tsv"
+        benchmark_file("validate_flow_solver")
     params:
         backend=config["flow"]["backend"],
         code=code_digest("karman.vortex.validation"),
@@ -152,7 +152,7 @@ rule compute_vorticity:
     log:
         "logs/compute_vorticity.log",
     benchmark:
-        "logs/benchmarks/compute_vorticity.tsv"
+        benchmark_file("compute_vorticity")
     params:
         fields=canonical(config["fields"]),
         code=code_digest("karman.vortex.fields"),
@@ -174,7 +174,7 @@ rule plot_vorticity_gallery:
     log:
         "logs/plot_vorticity_gallery.log",
     benchmark:
-        "logs/benchmarks/plot_vorticity_gallery.tsv"
+        benchmark_file("plot_vorticity_gallery")
     params:
         code=code_digest("karman.vortex.gallery"),
     threads: 1
@@ -196,7 +196,7 @@ rule make_split:
     log:
         "logs/make_split.log",
     benchmark:
-        "logs/benchmarks/make_split.tsv"
+        benchmark_file("make_split")
     params:
         split=split_settings,
         code=code_digest("karman.split"),
@@ -219,7 +219,7 @@ rule make_comparison_split:
     log:
         "logs/make_comparison_split/{strategy}.log",
     benchmark:
-        "logs/benchmarks/make_comparison_split/{strategy}.tsv"
+        benchmark_file("make_comparison_split", "{strategy}")
     params:
         split=comparison_split_settings,
         code=code_digest("karman.split"),
@@ -244,7 +244,7 @@ rule embed_training_snapshots:
     log:
         "logs/embed_training_snapshots.log",
     benchmark:
-        "logs/benchmarks/embed_training_snapshots.tsv"
+        benchmark_file("embed_training_snapshots")
     params:
         code=code_digest("karman.vortex.embedding"),
     threads: 1
@@ -268,9 +268,8 @@ rule train_baseline:
     log:
         "logs/train_baseline/{model}.log",
     benchmark:
-        "logs/benchmarks/train_baseline/{model}.tsv"
+        benchmark_file("train_baseline", "{model}")
     params:
-        model_dir=job_path("results/models/{model}"),
         spec=model_spec,
         code=code_digest("karman.train"),
     wildcard_constraints:
@@ -285,10 +284,9 @@ rule train_baseline:
         "../scripts/train_model.py"
 
 
-rule train_network:
-    input:
-        samples="results/fields/vorticity.zarr",
-        assignment="results/split/assignment.csv",
+# The networks and the compared splits' models train as the baseline does, with the Keras
+# settings as params (a change of training.backend reruns networks, not the ridge baseline).
+use rule train_baseline as train_network with:
     output:
         model="results/models/{model}/model.keras",
         history="results/models/{model}/history.csv",
@@ -297,28 +295,20 @@ rule train_network:
     log:
         "logs/train_network/{model}.log",
     benchmark:
-        "logs/benchmarks/train_network/{model}.tsv"
+        benchmark_file("train_network", "{model}")
     params:
-        model_dir=job_path("results/models/{model}"),
-        spec=model_spec,
         backend=config["training"]["backend"],
         gpu=config["training"]["gpu"],
         shuffle_mb=config["training"]["shuffle_buffer_mb"],
-        code=code_digest("karman.train"),
     wildcard_constraints:
         model=name_pattern(NETWORK_MODELS),
-    threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=GPUS_PER_NETWORK,
-    conda:
-        "../envs/train.yaml"
-    script:
-        "../scripts/train_model.py"
 
 
-rule train_comparison_model:
+use rule train_network as train_comparison_model with:
     input:
         samples="results/fields/vorticity.zarr",
         assignment="results/comparison/{strategy}/split/assignment.csv",
@@ -327,26 +317,14 @@ rule train_comparison_model:
     log:
         "logs/train_comparison_model/{strategy}/{model}.log",
     benchmark:
-        "logs/benchmarks/train_comparison_model/{strategy}/{model}.tsv"
-    params:
-        model_dir=job_path("results/comparison/{strategy}/models/{model}"),
-        spec=model_spec,
-        backend=config["training"]["backend"],
-        gpu=config["training"]["gpu"],
-        shuffle_mb=config["training"]["shuffle_buffer_mb"],
-        code=code_digest("karman.train"),
+        benchmark_file("train_comparison_model", "{strategy}/{model}")
     wildcard_constraints:
         strategy=name_pattern(COMPARED_SPLITS),
         model=name_pattern(sorted(MODELS)),
-    threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=gpus_for_model,
-    conda:
-        "../envs/train.yaml"
-    script:
-        "../scripts/train_model.py"
 
 
 rule plot_report_figures:
@@ -369,9 +347,8 @@ rule plot_report_figures:
     log:
         "logs/plot_report_figures.log",
     benchmark:
-        "logs/benchmarks/plot_report_figures.tsv"
+        benchmark_file("plot_report_figures")
     params:
-        model_dirs=model_dirs,
         code=code_digest("karman.vortex.plots"),
     threads: 1
     resources:

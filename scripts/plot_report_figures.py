@@ -1,7 +1,5 @@
-import json
-
 from karman.vortex.plots import write_report_figures_from_files
-from karman.workflow import setup_logging
+from karman.workflow import folders_by_name, setup_logging
 
 setup_logging(snakemake.log[0])
 write_report_figures_from_files(
@@ -9,5 +7,5 @@ write_report_figures_from_files(
     split_summary=snakemake.input.split_summary,
     embedding=snakemake.input.embedding,
     flow_summary=snakemake.input.flow_summary,
-    model_dirs=json.loads(snakemake.params.model_dirs),
+    model_dirs=folders_by_name(snakemake.input.models),
 )

@@ -8,11 +8,26 @@ import pytest
 
 from conftest import REPO, edit
 from karman import workflow
-from karman.workflow import behaviour, canonical, code_digest, karman_imports
+from karman.vortex.report import comparison_folders
+from karman.workflow import behaviour, by_folder_name, canonical, code_digest, folders_by_name, karman_imports
 
 
 def test_canonical_params_do_not_depend_on_key_order():
     assert canonical({"b": 1, "a": [2, 3]}) == canonical({"a": [2, 3], "b": 1}) == '{"a":[2,3],"b":1}'
+
+
+def test_a_script_finds_each_models_folder_in_its_inputs_wherever_snakemake_put_them():
+    """The inputs of a job under a storage provider are local copies (.snakemake/storage/…):
+    the folders come from them, not from a path the rule names."""
+    local = ".snakemake/storage/s3/bucket/run/results"
+    files = [f"{local}/models/mlp/metrics.json", f"{local}/models/cnn/metrics.json", f"{local}/models/cnn/history.csv"]
+    assert folders_by_name(files) == {"cnn": f"{local}/models/cnn", "mlp": f"{local}/models/mlp"}
+    assert list(folders_by_name(files)) == ["cnn", "mlp"]
+    rollouts = ["results/forecast/gru/rollout.zarr", "results/forecast/dmd/rollout.zarr"]
+    assert by_folder_name(rollouts) == {"dmd": "results/forecast/dmd/rollout.zarr", "gru": "results/forecast/gru/rollout.zarr"}
+    compared = [f"{local}/comparison/{strategy}/models/{model}" for strategy in ("random", "blocked") for model in ("ridge", "cnn")]
+    assert comparison_folders(compared) == {strategy: {model: f"{local}/comparison/{strategy}/models/{model}" for model in ("cnn", "ridge")}
+                                            for strategy in ("blocked", "random")}
 
 
 def test_imports_are_followed_within_karman_with_the_packages_above():

@@ -165,7 +165,7 @@ def test_a_rerun_replaces_the_store_in_the_bucket_whole(s3, base, tmp_path):
 def test_a_killed_jobs_partial_store_beside_the_local_copy_is_removed(s3, base, tmp_path):
     run = copy_of(base, tmp_path)
     # Jobs write into the local copies under .snakemake/storage/s3/<bucket>/<prefix>/: that is
-    # where a killed job's partial store stays, and what the onstart hook clears.
+    # where a killed job's partial store stays, and what the job that writes the store next clears.
     local_copies = run / ".snakemake/storage/s3" / BUCKET / PREFIX
     partial = local_copies / "results/fields/.vorticity.zarr.partial-0badf00d"
     partial.mkdir(parents=True)

@@ -6,7 +6,9 @@ import ast
 import hashlib
 import json
 import logging
+import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -42,6 +44,19 @@ def setup_logging(log_path: str) -> None:
 def canonical(value) -> str:
     """A param value that prints the same on every parse: JSON with sorted keys."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def by_folder_name(paths: Iterable[str | os.PathLike]) -> dict[str, str]:
+    """Each path by the name of the folder it lies in (results/forecast/cnn/rollout.zarr: `cnn`),
+    sorted by name. A script finds its models' and forecasters' files in its own inputs so, where
+    Snakemake put them: the paths themselves, or their local copies under a storage provider."""
+    return dict(sorted((os.path.basename(os.path.dirname(path)), path) for path in map(os.fspath, paths)))
+
+
+def folders_by_name(files: Iterable[str | os.PathLike]) -> dict[str, str]:
+    """The folder of each name from files inside it (results/models/mlp/metrics.json: `mlp` ->
+    results/models/mlp), sorted by name; see `by_folder_name`."""
+    return {name: os.path.dirname(path) for name, path in by_folder_name(files).items()}
 
 
 def module_path(module: str) -> Path:

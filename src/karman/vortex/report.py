@@ -40,6 +40,15 @@ def per_reynolds_rows(metrics: dict[str, dict | None]) -> tuple[list[str], list[
     return reynolds, rows
 
 
+def comparison_folders(folders) -> dict[str, dict[str, str]]:
+    """The compared splits' model folders (results/comparison/STRATEGY/models/MODEL) by strategy, then model, sorted."""
+    nested: dict[str, dict[str, str]] = {}
+    for folder in sorted(map(os.fspath, folders)):
+        strategy = os.path.basename(os.path.dirname(os.path.dirname(folder)))
+        nested.setdefault(strategy, {})[os.path.basename(folder)] = folder
+    return nested
+
+
 def split_comparison(comparison_dirs: dict[str, dict[str, str | os.PathLike]]) -> list[dict]:
     """Test R² and MAE of each model under each compared split strategy, one row per strategy.
 
