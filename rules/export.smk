@@ -2,6 +2,10 @@
 # written by `snakemake export_the_well`, or in every run with export.formats: [the-well].
 
 
+THE_WELL_EXPORT = f"results/export/the_well/{config['export']['dataset_name']}"
+EXPORTS = [THE_WELL_EXPORT] if "the-well" in config["export"]["formats"] else []
+
+
 rule export_the_well:
     input:
         flows=flow_stores,

@@ -1,4 +1,15 @@
 # The report: one page with a section per system in `systems`, and the provenance.
+from karman.fetch import without_secrets
+
+
+def report_inputs(wildcards):
+    """Every file the report reads: each system's section, and the jobs' benchmark files."""
+    sections = {"vortex": vortex_report_inputs, "duffing": duffing_report_inputs}
+    benchmarks = {"vortex": vortex_benchmarks, "duffing": duffing_benchmarks}
+    inputs = {"benchmarks": [file for system in SYSTEMS for file in benchmarks[system]()]}
+    for system in SYSTEMS:
+        inputs |= sections[system]()
+    return inputs
 
 
 rule render_report:
