@@ -1,5 +1,6 @@
 """Shared test set-up: the CPU, and the real workflow run once on a tiny configuration."""
 
+import ast
 import os
 import re
 import shutil
@@ -137,11 +138,23 @@ def library_copy(tmp_path: Path) -> tuple[Path, dict]:
     return source / "karman", {**os.environ, "PYTHONPATH": str(source)}
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    """Replace the first `old` in the file by `new` (which must be there)."""
+def change_behaviour(path: Path) -> None:
+    """Add a statement to the module at `path`: what it does changes, and so does its code
+    digest, whatever the module holds (no test depends on a line of production code)."""
+    path.write_text(path.read_text() + "\n\nCHANGED_BY_A_TEST = 1\n")
+
+
+def change_wording(path: Path) -> None:
+    """Reword the docstring of the module at `path` and add a comment and blank lines: what it
+    does stays, and so does its code digest."""
     text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
+    docstring = ast.parse(text).body[0]
+    assert isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant), f"{path} opens with no docstring"
+    lines = text.splitlines(keepends=True)
+    opening = docstring.col_offset + 3  # after the opening quotes
+    row = lines[docstring.lineno - 1]
+    lines[docstring.lineno - 1] = row[:opening] + "Reworded by a test. " + row[opening:]
+    path.write_text("".join(lines).replace("\n\n\n", "\n\n\n\n", 1) + "\n# a comment a test added\n")
 
 
 def doc_example(page: str, name: str) -> str:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, edit
+from conftest import REPO, change_behaviour, change_wording
 from karman import workflow
 from karman.vortex.report import comparison_folders
 from karman.workflow import behaviour, by_folder_name, canonical, code_digest, folders_by_name, karman_imports
@@ -53,29 +53,27 @@ def package_copy(tmp_path, monkeypatch):
 
 def test_digest_changes_with_the_module_and_what_it_imports(package_copy):
     fields = code_digest("karman.vortex.fields")
-    edit(package_copy / "stores.py", "zarr_format=3, consolidated=True", "zarr_format=3, consolidated=False")
+    change_behaviour(package_copy / "stores.py")
     after_stores = code_digest("karman.vortex.fields")
     assert after_stores != fields  # fields imports stores
     assert code_digest("karman.vortex.fields") == after_stores  # stable between parses
-    edit(package_copy / "vortex/fields.py", "edge_order=2) - u", "edge_order=1) - u")
+    change_behaviour(package_copy / "vortex/fields.py")
     assert code_digest("karman.vortex.fields") not in (fields, after_stores)
 
 
 def test_comments_docstrings_and_formatting_change_no_digest(package_copy):
     simulation = code_digest("karman.vortex.simulation")
-    lattice = package_copy / "vortex/lattice.py"
-    edit(lattice, '"""A running simulation:', '"""A simulation, running:')
-    lattice.write_text(lattice.read_text().replace("\n\n\n", "\n\n\n\n") + "\n# a comment\n")
+    change_wording(package_copy / "vortex/lattice.py")
     assert code_digest("karman.vortex.simulation") == simulation
 
 
 def test_digest_ignores_modules_a_rule_does_not_run(package_copy):
     simulation, download = code_digest("karman.vortex.simulation"), code_digest("karman.vortex.download")
-    edit(package_copy / "train.py", "PREDICT_BATCH = 256", "PREDICT_BATCH = 128")
-    edit(package_copy / "cli.py", 'help="also read and decode every chunk', 'help="read and decode every chunk')
+    change_behaviour(package_copy / "train.py")
+    change_behaviour(package_copy / "cli.py")
     assert code_digest("karman.vortex.simulation") == simulation
     validation = code_digest("karman.vortex.validation")
-    edit(package_copy / "vortex/lattice.py", "HOLD_DENSITY_EVERY = 200", "HOLD_DENSITY_EVERY = 100")
+    change_behaviour(package_copy / "vortex/lattice.py")
     assert code_digest("karman.vortex.simulation") != simulation
     assert code_digest("karman.vortex.validation") != validation  # the validation runs the solver too
     assert code_digest("karman.vortex.download") == download  # the solver is not what a download runs

@@ -27,7 +27,7 @@ from karman.vortex.download import ArrayUnpickler, expected_grid, load_pickled_a
 from karman.vortex.sweep import store_name
 from karman.stores import open_store, quiet_zarr_warnings
 
-from conftest import TINY_CONFIG, edit, library_copy, planned, small_config, snakemake, write_config
+from conftest import TINY_CONFIG, change_behaviour, library_copy, planned, small_config, snakemake, write_config
 
 # A small grid in the course's layout: 24 x 12 cells, 2 cells per diameter, cylinder centre 3 D
 # from the first column and row; velocities in "lattice units" with U = 0.05.
@@ -406,7 +406,7 @@ def test_workflow_downloads_flows(server, tmp_path):
 
     # The solver is not what a download runs: changing it downloads nothing again.
     package, env = library_copy(tmp_path)
-    edit(package / "vortex/lattice.py", "HOLD_DENSITY_EVERY = 200", "HOLD_DENSITY_EVERY = 100")
+    change_behaviour(package / "vortex/lattice.py")
     assert planned(workdir, "results/flow/summary.json", env=env) == {}
 
     # A wrong checksum, and a file of the right checksum whose pickle forges a dtype: the jobs
