@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from karman.loader import SnapshotBatches, epochs
+from karman.loader import SnapshotBatches, epochs, keras_dataset
 from karman.stores import open_store, write_store
 from karman.train import input_statistics
 
@@ -101,3 +101,14 @@ def test_per_cell_standardisation_uses_the_training_samples_only(field):
     np.testing.assert_allclose(mean, expected.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(variance, expected.var(axis=0), rtol=1e-5)
     assert mean[0, 0] == 0 and variance[0, 0] == 0  # the masked cell
+
+
+def test_handing_the_batches_to_keras_reads_no_chunk(field):
+    """Keras is told the batches' shapes from the store's metadata, not from a batch read for it."""
+    from karman.keras_fit import configure_keras
+
+    keras = configure_keras("tensorflow", seed=0, threads=1, gpu=False)
+    batches = SnapshotBatches(field, np.arange(N_SAMPLES), np.zeros(N_SAMPLES), batch_size=10)
+    inputs, targets = keras_dataset(keras, batches).element_spec
+    assert batches.chunks_read == 0
+    assert tuple(inputs.shape) == (None, *batches[0][0].shape[1:]) == (None, 4, 5, 1) and tuple(targets.shape) == (None,)

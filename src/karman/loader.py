@@ -47,6 +47,11 @@ class SnapshotBatches:
         self.epoch = 0
         self.order = self.epoch_order()
 
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The shape of one sample's inputs and of its targets, known without reading the store."""
+        return self.sample_shape, self.targets.shape[1:]
+
     def epoch_order(self) -> np.ndarray:
         """Positions into `samples` in the order this epoch visits them."""
         if not self.shuffle:
@@ -116,11 +121,17 @@ def keras_dataset(keras, batches):
     (Keras reads one batch to build the model, then starts again). Batches are read one at
     a time as Keras asks for them, so an epoch's order is set where its batches are read,
     not by an epoch-end hook (Keras calls a PyDataset's `on_epoch_end` once more when `fit`
-    starts, which put every epoch one order ahead).
+    starts, which put every epoch one order ahead). The shapes come from `batches.shapes`
+    where the batches know them (`SnapshotBatches`: no chunk read for them), else from the
+    first batch.
     """
-    inputs, targets = batches[0]
-    shapes = {name: np.shape(value)[1:] for name, value in inputs.items()} if isinstance(inputs, dict) else np.shape(inputs)[1:]
-    return endless_keras_input(keras, lambda: epochs(batches), shapes, np.shape(targets)[1:])
+    if hasattr(batches, "shapes"):
+        shapes, target_shape = batches.shapes
+    else:
+        inputs, targets = batches[0]
+        shapes = {name: np.shape(value)[1:] for name, value in inputs.items()} if isinstance(inputs, dict) else np.shape(inputs)[1:]
+        target_shape = np.shape(targets)[1:]
+    return endless_keras_input(keras, lambda: epochs(batches), shapes, target_shape)
 
 
 def endless_keras_input(keras, stream, input_shape, target_shape):
