@@ -22,7 +22,8 @@ import xarray as xr
 
 from conftest import snakemake_command, small_config, write_config
 from karman.fetch import DownloadError, html_page_message, looks_like_html
-from karman.vortex.download import VelocityFields, to_flow_dataset
+from karman.vortex.flow_conversion import to_flow_dataset
+from karman.vortex.flow_files import VelocityFields
 from karman.vortex.sweep import store_name
 from test_download import NX, NY, SETTINGS, course_array, files_under, velocities, write_xarray
 

@@ -23,7 +23,9 @@ import xarray as xr
 from karman.check import violations
 from karman.vortex.store import FLOW
 from karman.fetch import DownloadError, download
-from karman.vortex.download import ArrayUnpickler, expected_grid, load_pickled_array, read_fields, write_downloaded_flow
+from karman.vortex.course_pickle import ArrayUnpickler, load_pickled_array
+from karman.vortex.download import write_downloaded_flow
+from karman.vortex.flow_files import expected_grid, read_fields
 from karman.vortex.sweep import store_name
 from karman.stores import open_store, quiet_zarr_warnings
 
@@ -369,7 +371,7 @@ def test_wrong_grid_of_named_variables_names_url_and_expected_shape(server, tmp_
 
 
 def test_course_defaults_describe_the_course_grid():
-    from karman.vortex.download import DEFAULTS, grid_coordinates
+    from karman.vortex.flow_files import DEFAULTS, grid_coordinates
 
     assert expected_grid(DEFAULTS) == (64, 128)
     x, y = grid_coordinates(DEFAULTS)

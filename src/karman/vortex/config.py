@@ -5,8 +5,8 @@ from __future__ import annotations
 from karman.config import ConfigError, check_cnn
 from karman.forecast.windows import ForecastTask, check_task, unseen_groups
 from karman.split import check_fractions, check_holdout
-from karman.vortex.download import DEFAULTS as DOWNLOAD_DEFAULTS
-from karman.vortex.download import expected_grid, grid_coordinates
+from karman.vortex.flow_files import DEFAULTS as DOWNLOAD_DEFAULTS
+from karman.vortex.flow_files import expected_grid, grid_coordinates
 from karman.vortex.fields import grid_window_shape, window_shape
 from karman.vortex.lattice import stability_problem
 from karman.vortex.parameters import flow_parameters
