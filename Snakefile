@@ -1,11 +1,12 @@
 # karman: physical systems -> ML-ready stores -> split -> models -> report.
-# Systems: the vortex street (rules/vortex.smk) and the Duffing oscillator (rules/duffing.smk).
+# Systems: each registered one (karman.systems) brings its rules files; `systems` picks those run.
 from pathlib import Path
 
 from snakemake.utils import min_version
 
 from karman.cluster import cancel_orphaned_jobs, report_time_limits
 from karman.settings import checked_config
+from karman.systems import registered
 
 min_version("9.0")
 
@@ -22,10 +23,16 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/vortex.smk"
-include: "rules/forecast.smk"
-include: "rules/export.smk"
-include: "rules/duffing.smk"
+include: "rules/train.smk"
+
+
+# Every registered system's rules (whether `systems` runs it or not: its targets follow
+# `systems`), then the report's, which reads them.
+for rules_file in [path for system in registered().values() for path in system.rules]:
+
+    include: rules_file
+
+
 include: "rules/report.smk"
 
 
@@ -47,4 +54,4 @@ localrules:
 rule all:
     input:
         "results/report/index.html",
-        EXPORTS,
+        RUN_TARGETS,

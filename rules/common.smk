@@ -1,9 +1,10 @@
 # What every rules file uses: canonical params, code digests, name patterns, model outputs,
-# benchmark files and the systems to run. Each system's own helpers and targets open its rules
+# benchmark files, the systems to run and what each gives the run and the report. Each system's own helpers and targets open its rules
 # file (rules/vortex.smk, rules/forecast.smk, rules/export.smk, rules/duffing.smk); the
 # report's open rules/report.smk.
 import re
 
+from karman.systems import registered
 from karman.workflow import canonical, code_digest
 
 
@@ -27,3 +28,15 @@ def benchmark_file(rule, wildcards=None):
     """A job's `benchmark:` file, logs/benchmarks/RULE.tsv (RULE/WILDCARDS.tsv for a rule with
     wildcards): the rules declare it and the report's wall-time table reads it by this name."""
     return f"logs/benchmarks/{rule}/{wildcards}.tsv" if wildcards else f"logs/benchmarks/{rule}.tsv"
+
+
+# What each system's rules file gives the run and the report (rules/report.smk): the files every
+# run makes besides the report, and, by system name, a function of its report inputs by name
+# (`<system>_…`), one of its jobs' benchmark files, and one of the settings its section shows.
+RUN_TARGETS = []
+REPORTED = {}
+
+
+def report_section(system, inputs, benchmarks, settings=None):
+    """Declare the report section of `system`: what it reads, and the settings it shows."""
+    REPORTED[system] = {"inputs": inputs, "benchmarks": benchmarks, "settings": settings}

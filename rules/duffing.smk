@@ -58,7 +58,10 @@ def duffing_benchmarks(wildcards=None):
 
 def duffing_report_settings(wildcards=None):
     """The generator settings the Duffing section describes."""
-    return canonical({key: DUFFING[key] for key in ("seed", "parameters", "sweep", "curves", "images")})
+    return {key: DUFFING[key] for key in ("seed", "parameters", "sweep", "curves", "images")}
+
+
+report_section("duffing", duffing_report_inputs, duffing_benchmarks, duffing_report_settings)
 
 
 # results/duffing/curves.zarr and results/duffing/images.zarr: the two kinds of samples.
@@ -110,8 +113,8 @@ rule make_duffing_split:
         "../scripts/make_split.py"
 
 
-# The Duffing models train as the vortex street's do (rules/vortex.smk), on the Duffing samples.
-use rule train_baseline as train_duffing_baseline with:
+# The Duffing models (rules/train.smk), each on the kind of samples it reads.
+use rule train_ridge_model as train_duffing_baseline with:
     input:
         unpack(duffing_model_samples),
     output:
@@ -131,7 +134,7 @@ use rule train_baseline as train_duffing_baseline with:
         runtime=30,
 
 
-use rule train_network as train_duffing_network with:
+use rule train_keras_model as train_duffing_network with:
     input:
         unpack(duffing_model_samples),
     output:

@@ -4,6 +4,7 @@
 
 THE_WELL_EXPORT = f"results/export/the_well/{config['export']['dataset_name']}"
 EXPORTS = [THE_WELL_EXPORT] if "the-well" in config["export"]["formats"] else []
+RUN_TARGETS.extend(EXPORTS)
 
 
 rule export_the_well:

@@ -4,12 +4,15 @@ from karman.fetch import without_secrets
 
 def report_inputs(wildcards):
     """Every file the report reads: each system's section, and the jobs' benchmark files."""
-    sections = {"vortex": vortex_report_inputs, "duffing": duffing_report_inputs}
-    benchmarks = {"vortex": vortex_benchmarks, "duffing": duffing_benchmarks}
-    inputs = {"benchmarks": [file for system in SYSTEMS for file in benchmarks[system]()]}
+    inputs = {"benchmarks": [file for system in SYSTEMS for file in REPORTED[system]["benchmarks"]()]}
     for system in SYSTEMS:
-        inputs |= sections[system]()
+        inputs |= REPORTED[system]["inputs"]()
     return inputs
+
+
+def report_settings(wildcards):
+    """The settings each section shows, by system."""
+    return canonical({system: REPORTED[system]["settings"]() for system in SYSTEMS if REPORTED[system]["settings"]})
 
 
 rule render_report:
@@ -22,10 +25,10 @@ rule render_report:
     benchmark:
         benchmark_file("render_report")
     params:
-        duffing_settings=duffing_report_settings,
+        settings=report_settings,
         config=canonical(without_secrets(config)),  # URLs without user info or query string
         backend=config["training"]["backend"],
-        code=code_digest("karman.report", "karman.vortex.report", "karman.duffing.report"),
+        code=code_digest("karman.report", *(system.report for system in registered().values())),
     threads: 1
     resources:
         mem_mb=2000,

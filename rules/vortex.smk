@@ -128,6 +128,9 @@ def vortex_benchmarks(wildcards=None):
     return files + expand(benchmark_file("train_comparison_model", "{strategy}/{model}"), strategy=COMPARED_SPLITS, model=sorted(MODELS))
 
 
+report_section("vortex", vortex_report_inputs, vortex_benchmarks)
+
+
 # The flow stores come from one of three kinds of rule, chosen by flow.source and
 # flow.batch_width: only that kind is defined, so each store has exactly one producer.
 if config["flow"]["source"] == "simulate" and not FLOW_BATCHES:
@@ -382,7 +385,8 @@ rule embed_training_snapshots:
         "../scripts/embed_training_snapshots.py"
 
 
-rule train_baseline:
+# The models of the Re regression (rules/train.smk), and those of each compared split.
+use rule train_ridge_model as train_baseline with:
     input:
         samples="results/fields/vorticity.zarr",
         assignment="results/split/assignment.csv",
@@ -396,22 +400,14 @@ rule train_baseline:
         benchmark_file("train_baseline", "{model}")
     params:
         spec=model_spec,
-        code=code_digest("karman.train"),
     wildcard_constraints:
         model=name_pattern(BASELINE_MODELS),
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    conda:
-        "../envs/train.yaml"
-    script:
-        "../scripts/train_model.py"
 
 
-# The networks and the compared splits' models train as the baseline does, with the Keras
-# settings as params (a change of training.backend reruns networks, not the ridge baseline).
-use rule train_baseline as train_network with:
+use rule train_keras_model as train_network with:
+    input:
+        samples="results/fields/vorticity.zarr",
+        assignment="results/split/assignment.csv",
     output:
         model="results/models/{model}/model.keras",
         history="results/models/{model}/history.csv",
@@ -422,6 +418,7 @@ use rule train_baseline as train_network with:
     benchmark:
         benchmark_file("train_network", "{model}")
     params:
+        spec=model_spec,
         backend=config["training"]["backend"],
         gpu=config["training"]["gpu"],
         shuffle_mb=config["training"]["shuffle_buffer_mb"],

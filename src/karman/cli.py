@@ -13,13 +13,13 @@ from pathlib import Path
 
 from karman import __version__
 from karman.check import Contract, matches, violations
-from karman.duffing.samples import CONTRACTS as DUFFING_CONTRACTS
 from karman.forecast.store import ROLLOUT
 from karman.stores import StoreError, open_store
-from karman.vortex.store import CONTRACTS as VORTEX_CONTRACTS
+from karman.systems import registered
 
-# Every store contract, by kind: a new system adds its contracts here.
-CONTRACTS: dict[str, Contract] = {contract.kind: contract for contract in (*VORTEX_CONTRACTS, *DUFFING_CONTRACTS, ROLLOUT)}
+# Every store contract, by kind: each registered system's (karman.systems) and the forecasts'.
+CONTRACTS: dict[str, Contract] = {contract.kind: contract for contract in
+                                  (*(contract for system in registered().values() for contract in system.contracts), ROLLOUT)}
 
 
 def guess_contract(path: str | Path) -> Contract | None:

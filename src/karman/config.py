@@ -1,8 +1,7 @@
 """What the checks of every system's configuration share.
 
 The schema (schemas/config.schema.yaml) checks types, ranges and allowed values; each
-system's checks (`karman.vortex.config`, `karman.duffing.config`) relate its keys to each
-other. All run when the workflow is parsed, before any job.
+system's checks (`System.check` of `karman.systems`) relate its keys to each other. All run when the workflow is parsed, before any job.
 """
 
 from __future__ import annotations
@@ -20,7 +19,9 @@ def check_system_names(config: dict) -> None:
     """Run before the schema, so that a renamed system is named, not just rejected."""
     for old, new in RENAMED_SYSTEMS.items():
         if old in config.get("systems", []):
-            raise ConfigError(f"systems: `{old}` is now called `{new}`; write systems: [{new}, ...] (allowed: vortex, duffing)")
+            from karman.systems import registered  # the systems' own modules import this one
+
+            raise ConfigError(f"systems: `{old}` is now called `{new}`; write systems: [{new}, ...] (allowed: {', '.join(registered())})")
 
 
 def cnn_image_side(side: int, spec: dict) -> int:

@@ -2,8 +2,8 @@
 
 The Snakefile calls `checked_config` on the config Snakemake assembled (config.yaml, every
 `--configfile` and `--config` on top). It fills in the schema's defaults, reads text from
-`--config` as the YAML values the schema expects, and runs each system's checks of how its
-keys relate. A bad value stops the workflow with `karman: …` lines that name the key, the
+`--config` as the YAML values the schema expects, and runs each registered system's checks
+of how its keys relate (`karman.systems`). A bad value stops the workflow with `karman: …` lines that name the key, the
 value and what is allowed: no traceback, no schema dump, nothing run.
 """
 
@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from karman.config import ConfigError, check_system_names
-from karman.duffing.config import check_duffing
 from karman.schema import validate_config
-from karman.vortex.config import check_vortex
+from karman.systems import registered
 
 
 def check_config(config: dict, schema_path: str | Path) -> dict:
@@ -24,11 +23,8 @@ def check_config(config: dict, schema_path: str | Path) -> dict:
         raise ConfigError(f"the config is {type(config).__name__}, not a mapping of keys to values (such as `reynolds: [300, 600]`)")
     check_system_names(config)
     validate_config(config, schema_path)
-    if config["export"]["formats"] and "vortex" not in config["systems"]:
-        raise ConfigError(f"export.formats {config['export']['formats']} exports the vortex street, which `systems` "
-                          f"{config['systems']} leaves out: add vortex to systems, or set export.formats: []")
-    check_vortex(config)
-    check_duffing(config["duffing"])
+    for system in registered().values():
+        system.check(config)
     return config
 
 

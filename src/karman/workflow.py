@@ -11,13 +11,12 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from karman.systems import registered
+
 PACKAGE_DIR = Path(__file__).resolve().parent
-# Files other than Python source that a module reads and whose change alters its output.
-MODULE_DATA = {
-    "karman.report": ("templates/report.html.j2",),
-    "karman.vortex.report": ("vortex/section.html.j2",),
-    "karman.duffing.report": ("duffing/section.html.j2",),
-}
+# Files other than Python source that a module reads and whose change alters its output: the
+# report's page, and each registered system's report templates (`System.report_data`).
+MODULE_DATA = {"karman.report": ("templates/report.html.j2",)}
 
 
 def setup_logging(log_path: str) -> None:
@@ -59,6 +58,12 @@ def folders_by_name(files: Iterable[str | os.PathLike]) -> dict[str, str]:
     return {name: os.path.dirname(path) for name, path in by_folder_name(files).items()}
 
 
+def module_data(module: str) -> tuple[str, ...]:
+    """The data files (paths under the package) that `module` reads (MODULE_DATA, the systems' report_data)."""
+    systems = {system.report: system.report_data for system in registered().values()}
+    return MODULE_DATA.get(module, ()) + systems.get(module, ())
+
+
 def module_path(module: str) -> Path:
     """Source file of a `karman.*` module or package name."""
     relative = PACKAGE_DIR.joinpath(*module.split(".")[1:])
@@ -92,7 +97,7 @@ def behaviour(source: str) -> str:
 
 def code_digest(*modules: str) -> str:
     """SHA-256 over the behaviour (`behaviour`) of `modules` and of every karman module
-    that importing them runs, in turn, and over the data files they read (MODULE_DATA).
+    that importing them runs, in turn, and over the data files they read (`module_data`).
 
     Passed as a rule param, it makes Snakemake rerun a rule when the library code it
     runs changes in what it does (Snakemake itself only watches the rule's own script).
@@ -108,6 +113,6 @@ def code_digest(*modules: str) -> str:
     digest = hashlib.sha256()
     for module in sorted(seen):
         digest.update(module.encode() + b"\0" + behaviour(module_path(module).read_text()).encode())
-        for data in MODULE_DATA.get(module, ()):
+        for data in module_data(module):
             digest.update(data.encode() + b"\0" + (PACKAGE_DIR / data).read_bytes())
     return digest.hexdigest()

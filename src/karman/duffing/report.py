@@ -8,6 +8,7 @@ from pathlib import Path
 
 from karman.duffing.oscillator import TARGET_LABELS, TARGETS
 from karman.report import data_uri, read_metrics
+from karman.workflow import folders_by_name
 
 FIGURES = ("examples", "predicted_vs_true", "learning_curves", "generalisation_gap")
 # The goal of the Duffing experiment: ω0 and γ recovered from the images with this test R².
@@ -43,3 +44,15 @@ def section(*, figures: dict[str, str | os.PathLike], model_dirs: dict[str, str 
         "settings": settings,
         "goal": GOAL | {"labels": [TARGET_LABELS[name] for name in GOAL["targets"]]},
     }
+
+
+def job_section(inputs, settings: dict) -> dict:
+    """The section from the report job's inputs, named as rules/duffing.smk's
+    `duffing_report_inputs` names them, and the generator `settings` it reports
+    (`karman.systems`: `System.report`)."""
+    return section(
+        figures={name: inputs[f"duffing_{name}"] for name in FIGURES},
+        model_dirs=folders_by_name(inputs["duffing_models"]),
+        split_summaries={Path(path).stem: path for path in inputs["duffing_splits"]},
+        settings=settings,
+    )

@@ -16,6 +16,9 @@ from karman.vortex.sweep import reynolds_values
 def check_vortex(config: dict) -> list[float]:
     """The vortex street's keys (reynolds, flow, fields, split, models) against each other;
     returns the Reynolds numbers of the sweep."""
+    if config["export"]["formats"] and "vortex" not in config["systems"]:
+        raise ConfigError(f"export.formats {config['export']['formats']} exports the vortex street, which `systems` "
+                          f"{config['systems']} leaves out: add vortex to systems, or set export.formats: []")
     try:
         reynolds = reynolds_values(config["reynolds"])
         check_fractions(config["split"]["fractions"])

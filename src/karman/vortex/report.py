@@ -10,6 +10,7 @@ from karman.forecast.goals import goals
 from karman.report import data_uri, read_metrics
 from karman.split import counts_per_group
 from karman.vortex.physics import QUANTITY_LABELS, deviation
+from karman.workflow import folders_by_name
 
 FIGURES = ("gallery", "class_balance", "embedding", "physics", "predicted_vs_true", "error_by_reynolds", "learning_curves")
 FORECAST_FIGURES = ("forecast_errors", "forecast_strip", "forecast_animation")  # with forecasters only
@@ -123,3 +124,17 @@ def section(*, figures: dict[str, str | os.PathLike], split_summary: str | os.Pa
         "forecasts": forecast_rows(forecast_metrics, read_metrics(forecast_dirs or {}, "timings.json")),
         "forecast_goals": goals({name: result for name, result in forecast_metrics.items() if result}),
     }
+
+
+def job_section(inputs, settings=None) -> dict:
+    """The section from the report job's inputs, named as rules/vortex.smk's
+    `vortex_report_inputs` names them (`karman.systems`: `System.report`)."""
+    return section(
+        figures={name: inputs[f"vortex_{name}"] for name in (*FIGURES, *FORECAST_FIGURES) if f"vortex_{name}" in inputs.keys()},
+        split_summary=inputs["vortex_split_summary"],
+        flow_summary=inputs["vortex_flow_summary"],
+        validation=next(iter(inputs["vortex_validation"]), None),  # none when flow.validate is off
+        model_dirs=folders_by_name(inputs["vortex_models"]),
+        comparison_dirs=comparison_folders(inputs["vortex_comparison"]),
+        forecast_dirs=folders_by_name(inputs["vortex_forecasts"]),
+    )
