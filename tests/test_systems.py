@@ -132,8 +132,8 @@ report_section("toy", toy_report_inputs, toy_benchmarks, lambda: TOY)
 }
 TOY_SCHEMA = {"description": "A toy system (with `toy` in `systems`): random walks.", "type": "object", "additionalProperties": False,
               "default": {}, "properties": {
-                  name: {"description": f"The walks' {name}.", "type": "integer", "minimum": 1, "default": default}
-                  for name, default in (("samples", 3), ("steps", 8), ("seed", 0))}}
+                  name: {"description": f"The walks' {name}.", "type": "integer", "minimum": minimum, "default": default}
+                  for name, minimum, default in (("samples", 1, 3), ("steps", 1, 8), ("seed", 0, 0))}}
 
 
 @pytest.fixture(scope="module")
