@@ -1,7 +1,7 @@
 # What every rules file uses: canonical params, code digests, name patterns, model outputs,
-# benchmark files, the systems to run and what each gives the run and the report. Each system's own helpers and targets open its rules
-# file (rules/vortex.smk, rules/forecast.smk, rules/export.smk, rules/duffing.smk); the
-# report's open rules/report.smk.
+# benchmark files, the systems to run, what each gives the run and the report, and the
+# report's inputs. Each system's own helpers are in rules/helpers/<system>.smk (Snakemake's
+# lint keeps functions out of the files with rules).
 import re
 
 from karman.systems import registered
@@ -40,3 +40,16 @@ REPORTED = {}
 def report_section(system, inputs, benchmarks, settings=None):
     """Declare the report section of `system`: what it reads, and the settings it shows."""
     REPORTED[system] = {"inputs": inputs, "benchmarks": benchmarks, "settings": settings}
+
+
+def report_inputs(wildcards):
+    """Every file the report reads: each system's section, and the jobs' benchmark files."""
+    inputs = {"benchmarks": [file for system in SYSTEMS for file in REPORTED[system]["benchmarks"]()]}
+    for system in SYSTEMS:
+        inputs |= REPORTED[system]["inputs"]()
+    return inputs
+
+
+def report_settings(wildcards):
+    """The settings each section shows, by system."""
+    return canonical({system: REPORTED[system]["settings"]() for system in SYSTEMS if REPORTED[system]["settings"]})

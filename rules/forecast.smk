@@ -1,21 +1,6 @@
 # Forecasting surrogates of the vortex street (karman.forecast, a stage every system can use):
 # each forecaster reads the vorticity store, is fitted on training frames only, rolled out on
 # the unseen-Re and future tests, and scored; the report shows them side by side.
-from karman.forecast.goals import KERAS_TYPES
-from karman.forecast.windows import unseen_groups
-
-FORECAST = config["forecast"]
-FORECASTERS = sorted(FORECAST["models"]) if "vortex" in SYSTEMS else []
-FORECAST_TASK = {key: FORECAST[key] for key in ("history", "stride", "horizon", "future_fraction")}
-FORECAST_UNSEEN = unseen_groups(REYNOLDS.values(), config["split"], FORECAST)
-
-
-def forecaster_spec(wildcards):
-    return canonical(FORECAST["models"][wildcards.forecaster])
-
-
-def gpus_for_forecaster(wildcards):
-    return GPUS_PER_NETWORK if FORECAST["models"][wildcards.forecaster]["type"] in KERAS_TYPES else 0
 
 
 rule forecast_vorticity:

@@ -2,19 +2,6 @@
 from karman.fetch import without_secrets
 
 
-def report_inputs(wildcards):
-    """Every file the report reads: each system's section, and the jobs' benchmark files."""
-    inputs = {"benchmarks": [file for system in SYSTEMS for file in REPORTED[system]["benchmarks"]()]}
-    for system in SYSTEMS:
-        inputs |= REPORTED[system]["inputs"]()
-    return inputs
-
-
-def report_settings(wildcards):
-    """The settings each section shows, by system."""
-    return canonical({system: REPORTED[system]["settings"]() for system in SYSTEMS if REPORTED[system]["settings"]})
-
-
 rule render_report:
     input:
         unpack(report_inputs),

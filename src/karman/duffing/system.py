@@ -10,5 +10,5 @@ def check(config: dict) -> None:
     check_duffing(config["duffing"])
 
 
-SYSTEM = System(name="duffing", check=check, contracts=CONTRACTS, rules=("rules/duffing.smk",),
+SYSTEM = System(name="duffing", check=check, contracts=CONTRACTS, rules=("rules/helpers/duffing.smk", "rules/duffing.smk"),
                 report="karman.duffing.report", report_data=("duffing/section.html.j2",))
