@@ -276,8 +276,8 @@ LONG_HISTORY = 32  # the frames dmd_long reads; every long rollout starts after 
 
 def bench_forecast_horizon(scratch: Path, repeats: int) -> None:
     """How long config/sweep.yaml's `gru` and `dmd_long` stay valid at each unseen Re when they
-    roll out over the whole stored series (200 frames: 168 steps after the 32 frames that
-    dmd_long reads, 6.5 to 8 shedding periods), not the workflow's 60-step horizon. The gru
+    roll out over the whole stored series after the 32 frames that dmd_long reads (343 steps
+    of the 375 frames, 13 to 16 shedding periods), beyond the workflow's horizon. The gru
     is fitted as the forecast stage fits it, on the sweep run's store in scratch/sweep (`sweep`
     makes it; this runs the workflow up to dmd_long's rollouts if they are not there); both start at the
     same frame, the gru from the last `history` frames, dmd_long from its 32. Prints, per Re,
