@@ -3,8 +3,9 @@
 The Snakefile calls `checked_config` on the config Snakemake assembled (config.yaml, every
 `--configfile` and `--config` on top). It fills in the schema's defaults, reads text from
 `--config` as the YAML values the schema expects, and runs each registered system's checks
-of how its keys relate (`karman.systems`). A bad value stops the workflow with `karman: …` lines that name the key, the
-value and what is allowed: no traceback, no schema dump, nothing run.
+of how its keys relate (`karman.systems`). A bad value stops the workflow with `karman: …`
+lines that name the key, the value and what is allowed: no traceback, no schema dump,
+nothing run.
 """
 
 from __future__ import annotations
