@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from karman.atomic import is_partial, partial_path, write_text_whole, written_whole
+from karman.atomic import interrupted_partials, partial_path, write_text_whole, written_whole
 from karman.stores import write_store
 from karman.forecast.stage import write_json
 
@@ -15,7 +15,7 @@ def test_a_file_appears_under_its_name_only_when_the_block_ends(tmp_path):
     target = tmp_path / "table.csv"
     with written_whole(target) as partial:
         partial.write_text("a,b\n1,2\n")
-        assert is_partial(partial) and partial.parent == tmp_path and not target.exists()
+        assert interrupted_partials(target) == [partial] and partial.parent == tmp_path and not target.exists()
     assert target.read_text() == "a,b\n1,2\n" and list(tmp_path.iterdir()) == [target]
 
 

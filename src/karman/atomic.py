@@ -53,11 +53,6 @@ def remove_interrupted(path: Path) -> list[Path]:
     return removed
 
 
-def is_partial(path: Path) -> bool:
-    """Whether `path` is the partial name of an output (see `partial_path`)."""
-    return path.name.startswith(".") and PARTIAL_MARK in path.name
-
-
 @contextlib.contextmanager
 def written_whole(path: str | os.PathLike):
     """A partial name beside `path` to write a file at; renamed to `path` when the block ends,
