@@ -1,7 +1,8 @@
 """What the checks of every system's configuration share.
 
 The schema (schemas/config.schema.yaml) checks types, ranges and allowed values; each
-system's checks (`System.check` of `karman.systems`) relate its keys to each other. All run when the workflow is parsed, before any job.
+system's checks (`System.check` of `karman.systems`) relate its keys to each other. All
+run when the workflow is parsed, before any job.
 """
 
 from __future__ import annotations
