@@ -15,6 +15,9 @@ import yaml
 # Tests run on the CPU and must not pick up a user's backend choice.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# pytest-xdist runs a worker per core, each with the threads a test asks for: OpenMP threads
+# (the lbmpy kernels') that wait for work sleep instead of spinning on the other worker's core.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,10 +97,22 @@ WORKFLOW_FIXTURES = {"tiny_run", "project_copy"}
 running = {"item": None}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         if WORKFLOW_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.workflow)
+        item.add_marker(pytest.mark.xdist_group(shared_fixture_group(item)))
+
+
+def shared_fixture_group(item) -> str:
+    """The pytest-xdist worker group of a test (addopts' `--dist loadgroup`).
+
+    Tests that share a fixture built once per session (tiny_run) or per module (the
+    simulations, clusters and servers of a test file) run on one worker, so it is built once:
+    the session's tests in one group, every other test with the rest of its file.
+    """
+    return "tiny_run" if "tiny_run" in item.fixturenames else item.path.relative_to(REPO).as_posix()
 
 
 @pytest.hookimpl(tryfirst=True)
