@@ -93,7 +93,7 @@ def small_config(*models: str) -> dict:
 # marked `workflow` (the cluster and storage tests too), so that `pytest -m "not workflow"` runs none.
 # A test that uses one of WORKFLOW_FIXTURES is marked here; `snakemake_command` (and through
 # it `snakemake` and `planned`) fails a test without the mark.
-WORKFLOW_FIXTURES = {"tiny_run", "project_copy"}
+WORKFLOW_FIXTURES = {"tiny_run", "project_copy", "solver_validation"}  # the last: tests/vortex/test_validation.py
 running = {"item": None}
 
 

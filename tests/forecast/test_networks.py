@@ -338,15 +338,29 @@ def test_build_forecaster_refuses_what_it_cannot_build(spec, kwargs, message):
         build_forecaster(spec, TASK, **kwargs)
 
 
+# Forecasters of each type after two epochs (small ones: what the rollout tests need is weights that move), built once.
+BRIEF = {"ridge": {}, "persistence": {}, "dmd": {}, "mlp": {"epochs": 2}, "gru": {"epochs": 2, "units": 8, "rank": 8, "unroll": 2},
+         "convlstm": {"epochs": 2, "filters": [4]}}
+
+
+@pytest.fixture(scope="module")
+def briefly_trained(wake, unet):
+    forecasters = {"cnn": unet[0]}
+
+    def forecaster_of(kind):
+        if kind not in forecasters:
+            forecasters[kind] = build_forecaster({"type": kind, **BRIEF[kind]}, TASK)
+            if trainable(forecasters[kind]):
+                forecasters[kind].fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+        return forecasters[kind]
+
+    return forecaster_of
+
+
 @pytest.mark.parametrize("kind", ["ridge", "mlp", "gru", "cnn", "persistence", "dmd"])
-def test_a_batch_of_rollouts_equals_the_rollouts_one_by_one(wake, unet, kind):
+def test_a_batch_of_rollouts_equals_the_rollouts_one_by_one(wake, briefly_trained, kind):
     """The forecast stage rolls every test out in one batch (one call per step); each rollout is the one it gives alone."""
-    if kind == "cnn":
-        forecaster = unet[0]
-    else:
-        forecaster = build_forecaster({"type": kind, **({"epochs": 2} if kind in ("mlp", "gru") else {})}, TASK)
-        if trainable(forecaster):
-            forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    forecaster = briefly_trained(kind)
     history = forecaster.history or TASK.history
     starts = [0, 17, 40]
     histories = np.stack([wake["values"][start:start + history] for start in starts])
@@ -358,13 +372,9 @@ def test_a_batch_of_rollouts_equals_the_rollouts_one_by_one(wake, unet, kind):
 
 
 @pytest.mark.parametrize("kind", ["mlp", "gru", "cnn", "convlstm"])
-def test_the_compiled_rollout_equals_the_step_by_step_one(wake, unet, kind):
+def test_the_compiled_rollout_equals_the_step_by_step_one(wake, briefly_trained, kind):
     """The whole rollout as one XLA program (tf.function, jit_compile) gives what a Python loop of Keras calls gives."""
-    if kind == "cnn":
-        forecaster = unet[0]
-    else:
-        forecaster = build_forecaster({"type": kind, "epochs": 2, **({"filters": [4]} if kind == "convlstm" else {})}, TASK)
-        forecaster.fit(wake["field"], wake["groups"], wake["train"], TASK, **FIT)
+    forecaster = briefly_trained(kind)
     histories = np.stack([wake["values"][start:start + TASK.history] for start in (0, 17, 40)])
     compiled = forecaster.rollout_batch(histories, [300.0, 600.0, 900.0], 12)
     step_by_step = forecaster.rollout_batch(histories, [300.0, 600.0, 900.0], 12, compiled=False)

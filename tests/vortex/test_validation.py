@@ -1,13 +1,16 @@
-"""The solver against the literature: each reference case runs for real (a few minutes on 2 cores, all four).
+"""The solver against the literature: each reference case runs for real, through the workflow's
+validate_flow_solver job (`flow.validate`; about 80 s on 2 cores, all four), so these are workflow-tier tests.
 
 The published values are pinned here, not only in karman.vortex.validation, so that a
 change to the module's reference intervals cannot loosen what the solver is held to.
 """
 
-import pytest
+import json
 
-from karman.vortex.simulation import configure_threads
-from karman.vortex.validation import CASES, validate
+import pytest
+from conftest import small_config, snakemake, write_config
+
+from karman.vortex.validation import CASES
 
 # Published 2D values (case, quantity) -> (low, high): Park, Kwon & Choi 1998 and Qu et al.
 # 2013 for the unconfined cylinder (St 0.165 at Re 100 and 0.197 at Re 200, within 5 %;
@@ -27,9 +30,12 @@ PUBLISHED = {
 
 
 @pytest.fixture(scope="module")
-def rows():
-    configure_threads(2)
-    return {(row["case"], row["quantity"]): row for row in validate()}
+def solver_validation(tmp_path_factory):
+    """The rows of results/flow/validation.json by (case, quantity), as `snakemake --cores 2` writes it."""
+    workdir = tmp_path_factory.mktemp("validation")
+    write_config(workdir, small_config("ridge"))
+    snakemake(workdir, "--cores", "2", "results/flow/validation.json")
+    return {(row["case"], row["quantity"]): row for row in json.loads((workdir / "results/flow/validation.json").read_text())["cases"]}
 
 
 def within(row, case, quantity, tolerance=0.0):
@@ -45,27 +51,27 @@ def test_the_module_compares_against_the_published_values():
 
 
 @pytest.mark.parametrize("case", ["unconfined-re100", "unconfined-re200", "unconfined-re1000"])
-def test_strouhal_number_of_the_unconfined_wake_is_within_5_percent_of_published_2d_values(rows, case):
-    row = rows[(case, "strouhal")]
+def test_strouhal_number_of_the_unconfined_wake_is_within_5_percent_of_published_2d_values(solver_validation, case):
+    row = solver_validation[(case, "strouhal")]
     assert row["passed"] and within(row, case, "strouhal"), row
 
 
 @pytest.mark.parametrize("case", ["unconfined-re100", "unconfined-re1000"])
-def test_mean_drag_is_within_10_percent_of_published_2d_values(rows, case):
-    row = rows[(case, "drag_coefficient")]
+def test_mean_drag_is_within_10_percent_of_published_2d_values(solver_validation, case):
+    row = solver_validation[(case, "drag_coefficient")]
     assert row["passed"] and within(row, case, "drag_coefficient"), row
 
 
-def test_mean_drag_at_re_100_is_within_5_percent_with_the_interpolated_wall(rows):
-    assert rows[("unconfined-re100", "drag_coefficient")]["value"] == pytest.approx(1.34, rel=0.05)  # 3 % (the staircase: 8 %)
+def test_mean_drag_at_re_100_is_within_5_percent_with_the_interpolated_wall(solver_validation):
+    assert solver_validation[("unconfined-re100", "drag_coefficient")]["value"] == pytest.approx(1.34, rel=0.05)  # 3 % (the staircase: 8 %)
 
 
-def test_schafer_turek_2d2_strouhal_and_drag_within_reference_intervals_and_lift_within_3_percent(rows):
+def test_schafer_turek_2d2_strouhal_and_drag_within_reference_intervals_and_lift_within_3_percent(solver_validation):
     """At D = 40 cells the lift converges onto its interval from below (−2.7 %; inside at D = 60)."""
     for quantity in ("strouhal", "max_drag_coefficient"):
-        assert within(rows[("schafer-turek-2d2", quantity)], "schafer-turek-2d2", quantity), quantity
-    assert within(rows[("schafer-turek-2d2", "max_lift_coefficient")], "schafer-turek-2d2", "max_lift_coefficient", tolerance=0.03)
+        assert within(solver_validation[("schafer-turek-2d2", quantity)], "schafer-turek-2d2", quantity), quantity
+    assert within(solver_validation[("schafer-turek-2d2", "max_lift_coefficient")], "schafer-turek-2d2", "max_lift_coefficient", tolerance=0.03)
 
 
-def test_every_reference_of_every_case_has_a_row(rows):
-    assert set(PUBLISHED) == set(rows)
+def test_every_reference_of_every_case_has_a_row(solver_validation):
+    assert set(PUBLISHED) == set(solver_validation)
