@@ -33,6 +33,7 @@ def pytest_configure(config):
     if not (real := shutil.which("scontrol")):
         return
     stubs = Path(tempfile.mkdtemp(prefix="karman-test-bin-"))
+    config.add_cleanup(lambda: shutil.rmtree(stubs, ignore_errors=True))
     (stubs / "scontrol").write_text(f'#!/bin/sh\n[ -n "$SLURM_CONF" ] && exec {real} "$@"\nexit 1\n')
     (stubs / "scontrol").chmod(0o755)
     os.environ["PATH"] = f"{stubs}{os.pathsep}{os.environ['PATH']}"
